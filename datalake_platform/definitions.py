@@ -1,0 +1,34 @@
+"""The one Definitions: every domain's assets and checks, with the resources of DATALAKE_ENV."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from datalake_platform.domains.transactions import assets as transactions
+from datalake_platform.domains.transactions.checks import checks as transactions_checks
+from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
+
+ENVIRONMENTS = ("local",)  # aws, gcp, azure: storage and compute backends still to come
+
+
+def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {ENVIRONMENTS}.")
+    root = dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else default_lake_root()
+    return {"lake": LakeResource(root=root), "spark": SparkResource()}
+
+
+defs = dg.Definitions(
+    assets=[
+        transactions.landing_purchases,
+        transactions.universal_purchases,
+        transactions.daily_sales,
+        transactions.report_by_person,
+    ],
+    asset_checks=transactions_checks,
+    resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
+    # One run = one process = one Spark session, shared by every step of the run.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,1 @@
+"""Domain `transactions`: CDNOW purchases -> amount per person (the batch reporting pattern)."""

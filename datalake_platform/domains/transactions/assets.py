@@ -1,0 +1,115 @@
+"""The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
+
+
+import dagster as dg
+from pyspark.sql import functions as F
+
+from datalake_platform.domains.transactions import transforms
+from datalake_platform.domains.transactions.schemas import QUARANTINE_SCHEMA, DailySales, Purchases, ReportByPerson
+from datalake_platform.domains.transactions.tables import (
+    DAILY_SALES,
+    LANDING_PURCHASES,
+    OWNERS,
+    PURCHASES,
+    REPORT_BY_PERSON,
+    daily_partitions,
+)
+from datalake_platform.ingestion.delimited import read_lines
+from datalake_platform.lake.tables import Zone
+from datalake_platform.metadata import table_metadata
+from datalake_platform.partitions import run_days
+from datalake_platform.quality.validation import spark_schema
+from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.spark.tables import read_table, write_partitions, write_table
+
+landing_purchases = dg.AssetSpec(
+    key=LANDING_PURCHASES.key_path,
+    group_name=Zone.LANDING,
+    kinds={"csv"},
+    owners=OWNERS,
+    partitions_def=daily_partitions,
+    description="CDNOW purchase lines exactly as they arrived: one CSV per day under dt=YYYY-MM-DD/, "
+    "header customer_id,date,number_of_cds,dollar_value. Never modified by the platform.",
+)
+
+
+@dg.asset(
+    key=PURCHASES.key_path,
+    deps=[landing_purchases],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=Zone.UNIVERSAL,
+    kinds={"spark", "parquet"},
+    owners=OWNERS,
+    description="Typed, validated purchases (ID_TRANSACCION, ID_PERSONA, FECHA, CANTIDAD, MONTO) per day. "
+    "Rows that break a rule go to quarantine/transactions/purchases with the raw line and the reason.",
+)
+def universal_purchases(
+    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
+) -> dg.MaterializeResult:
+    days = run_days(context)
+    session, storage = spark.session(), lake.storage
+    files = storage.list_landing_files(LANDING_PURCHASES, days)
+    context.log.info(f"{len(files)} landing files for {len(days)} days")
+    classified = transforms.classify_purchases(read_lines(session, files)).persist()
+    try:
+        kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
+        rejected = write_partitions(transforms.rejected_purchases(classified), storage, PURCHASES.quarantine(), days)
+    finally:
+        classified.unpersist()
+    reasons = _reason_counts(session, storage, days) if sum(rejected.values()) else {}
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            storage.table_uri(PURCHASES),
+            Purchases,
+            rows_by_day=kept,
+            landing_files=len(files),
+            quarantined_rows=sum(rejected.values()),
+            quarantine_reasons=dg.MetadataValue.json(reasons),
+            quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
+        )
+    )
+
+
+def _reason_counts(session, storage, days) -> dict[str, int]:
+    quarantined = read_table(session, storage, PURCHASES.quarantine(), QUARANTINE_SCHEMA, days)
+    return {r["reason"]: r["count"] for r in quarantined.groupBy("reason").count().orderBy("reason").collect()}
+
+
+@dg.asset(
+    key=DAILY_SALES.key_path,
+    deps=[universal_purchases],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=Zone.SMART,
+    kinds={"spark", "parquet"},
+    owners=OWNERS,
+    description="Per day: purchases, distinct persons, CDs and amount sold.",
+)
+def daily_sales(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+    days = run_days(context)
+    purchases = read_table(spark.session(), lake.storage, PURCHASES, spark_schema(Purchases), days)
+    rows = write_partitions(transforms.daily_sales(purchases), lake.storage, DAILY_SALES, days)
+    return dg.MaterializeResult(metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows))
+
+
+@dg.asset(
+    key=REPORT_BY_PERSON.key_path,
+    deps=[universal_purchases],
+    group_name=Zone.SMART,
+    kinds={"spark", "parquet"},
+    owners=OWNERS,
+    description="The batch report of the reference architecture: MONTO_TRANSACCIONES = SUM(MONTO) per "
+    "ID_PERSONA over all days, with the purchase count and first and last purchase dates.",
+)
+def report_by_person(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+    purchases = read_table(spark.session(), lake.storage, PURCHASES, spark_schema(Purchases))
+    rows = write_table(transforms.report_by_person(purchases), lake.storage, REPORT_BY_PERSON)
+    total = read_table(spark.session(), lake.storage, REPORT_BY_PERSON, spark_schema(ReportByPerson)).agg(
+        F.sum("MONTO_TRANSACCIONES")
+    ).first()[0]
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            lake.storage.table_uri(REPORT_BY_PERSON), ReportByPerson, rows=rows, total_amount=float(total or 0)
+        )
+    )

@@ -1,0 +1,68 @@
+"""The contracts of the transactions tables: pandera models, with the Spark schema derived from them."""
+
+import pandera.pyspark as pa
+import pyspark.sql.types as T
+
+MONEY = T.DecimalType(12, 2)
+
+
+class Purchases(pa.DataFrameModel):
+    """universal/transactions/purchases: one row per purchase line of the CDNOW log."""
+
+    ID_TRANSACCION: T.StringType() = pa.Field(str_matches=r"^[0-9a-f]{32}$", description="sha256 of source file and line, 32 hex")
+    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$", description="customer id, leading zeros kept")
+    FECHA: T.DateType() = pa.Field(description="purchase date")
+    CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")
+    MONTO: MONEY = pa.Field(ge=0, description="amount in dollars")
+    dt: T.DateType() = pa.Field(description="partition: the landing day")
+
+    class Config:
+        name = "universal/transactions/purchases"
+        unique = ["ID_TRANSACCION"]
+
+
+# Rules pandera's pyspark models cannot state (Spark SQL, rows must satisfy them):
+# a purchase lives in its own day's partition.
+PURCHASES_TABLE_RULES = {"FECHA:equals_dt": "FECHA = dt"}
+
+
+class ReportByPerson(pa.DataFrameModel):
+    """smart/transactions/report_by_person: the reference architecture's amount per person."""
+
+    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
+    MONTO_TRANSACCIONES: T.DecimalType(22, 2) = pa.Field(ge=0, description="SUM(MONTO)")
+    NUM_TRANSACCIONES: T.LongType() = pa.Field(ge=1, description="purchase count")
+    PRIMERA_COMPRA: T.DateType() = pa.Field(description="first purchase date")
+    ULTIMA_COMPRA: T.DateType() = pa.Field(description="last purchase date")
+
+    class Config:
+        name = "smart/transactions/report_by_person"
+        unique = ["ID_PERSONA"]
+
+
+REPORT_TABLE_RULES = {"PRIMERA_COMPRA:not_after_ULTIMA_COMPRA": "PRIMERA_COMPRA <= ULTIMA_COMPRA"}
+
+
+class DailySales(pa.DataFrameModel):
+    """smart/transactions/daily_sales: totals per day."""
+
+    NUM_TRANSACCIONES: T.LongType() = pa.Field(ge=0)
+    NUM_PERSONAS: T.LongType() = pa.Field(ge=0)
+    CANTIDAD_TOTAL: T.LongType() = pa.Field(ge=0)
+    MONTO_TOTAL: T.DecimalType(22, 2) = pa.Field(ge=0)
+    dt: T.DateType() = pa.Field()
+
+    class Config:
+        name = "smart/transactions/daily_sales"
+        unique = ["dt"]
+
+
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        T.StructField("source_file", T.StringType()),
+        T.StructField("line_number", T.IntegerType()),
+        T.StructField("raw_line", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("dt", T.DateType()),
+    ]
+)

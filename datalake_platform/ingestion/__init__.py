@@ -1,0 +1,1 @@
+"""Landing -> universal: reading raw landing files into lines that domains type and validate."""

@@ -1,0 +1,1 @@
+"""The datalake's own vocabulary (zones, tables, paths, storage), free of Dagster."""

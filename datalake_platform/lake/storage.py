@@ -1,0 +1,208 @@
+"""Storage backends: where the lake's bytes live and how a partition is replaced atomically.
+
+Asset code never builds a path or names a filesystem: it asks the storage for a table's URI
+(to give to Spark), for the files in landing, and to commit what Spark wrote into a staging
+area. Only the local backend exists so far; object stores plug in behind the same methods.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import pyarrow.parquet as pq
+
+from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
+
+# Names that producers use for files still being written, and Spark/Hadoop bookkeeping files.
+_IN_PROGRESS_PREFIXES = ("_", ".")
+_IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".crc")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: str  # absolute path or URI, as Spark reads it
+    relative_path: str  # relative to the table's folder: `dt=YYYY-MM-DD/name.csv`
+    day: str
+    size: int
+
+
+def is_data_file(name: str) -> bool:
+    """False for hidden files, temporary names and Spark/Hadoop markers (`_SUCCESS`, `.crc`)."""
+    return not name.startswith(_IN_PROGRESS_PREFIXES) and not name.endswith(_IN_PROGRESS_SUFFIXES)
+
+
+class LakeStorage(ABC):
+    """One lake root on one kind of store."""
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+
+    @property
+    @abstractmethod
+    def fs(self) -> fsspec.AbstractFileSystem: ...
+
+    def uri(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    def table_uri(self, ref: TableRef) -> str:
+        return self.uri(ref.relative_path)
+
+    def partition_uri(self, ref: TableRef, day: str) -> str:
+        return f"{self.table_uri(ref)}/{partition_folder(day)}"
+
+    def staging_uri(self, ref: TableRef) -> str:
+        """A fresh folder in the work area, invisible to readers, for one write of `ref`."""
+        return self.uri(f"{ServiceArea.WORK}/_staging/{ref.relative_path}/{uuid.uuid4().hex}")
+
+    def list_partitions(self, ref: TableRef) -> list[str]:
+        """The days that have a `dt=` folder under the table, sorted."""
+        prefix = f"{PARTITION_COLUMN}="
+        table = self.table_uri(ref)
+        if not self.fs.exists(table):
+            return []
+        names = (Path(p.rstrip("/")).name for p in self.fs.ls(table, detail=False))
+        return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
+
+    def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
+        """The complete data files of the given days, skipping in-progress and hidden files."""
+        files = []
+        for day in days:
+            folder = self.partition_uri(ref, day)
+            if not self.fs.exists(folder):
+                continue
+            for info in self.fs.ls(folder, detail=True):
+                name = Path(info["name"].rstrip("/")).name
+                if info["type"] == "file" and is_data_file(name):
+                    files.append(
+                        LandingFile(
+                            path=self._full(info["name"]),
+                            relative_path=f"{partition_folder(day)}/{name}",
+                            day=day,
+                            size=int(info["size"]),
+                        )
+                    )
+        return sorted(files, key=lambda f: f.relative_path)
+
+    def parquet_rows(self, folder: str) -> int:
+        """Rows of the parquet files in one folder, read from their footers: no data scan."""
+        if not self.fs.exists(folder):
+            return 0
+        total = 0
+        for name in self.fs.ls(folder, detail=False):
+            if name.endswith(".parquet") and is_data_file(Path(name).name):
+                with self.fs.open(name, "rb") as fh:
+                    total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+
+    def parquet_row_counts(self, table_uri: str, days: list[str]) -> dict[str, int]:
+        """Rows per partition of a partitioned parquet folder."""
+        return {day: self.parquet_rows(f"{table_uri}/{partition_folder(day)}") for day in days}
+
+    @abstractmethod
+    def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
+        """Make the staged `dt=` folders the table's partitions, each replaced atomically.
+
+        A day with nothing staged becomes an empty partition: a re-run replaces, never appends.
+        """
+
+    @abstractmethod
+    def commit_table(self, ref: TableRef, staging: str) -> None:
+        """Make the staged folder the whole (unpartitioned) table, atomically."""
+
+    @abstractmethod
+    def write_bytes(self, uri: str, data: bytes) -> bool:
+        """Write a whole file atomically (readers never see half of it); False if it already held `data`."""
+
+    def discard(self, staging: str) -> None:
+        if self.fs.exists(staging):
+            self.fs.rm(staging, recursive=True)
+
+    def _full(self, name: str) -> str:
+        return name
+
+
+class LocalLakeStorage(LakeStorage):
+    """A lake in a local folder. Commits are directory renames, which POSIX makes atomic."""
+
+    def __init__(self, root: str):
+        super().__init__(str(Path(root).expanduser().resolve()))
+        self._fs = fsspec.filesystem("file")
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._fs
+
+    def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
+        table = Path(self.table_uri(ref))
+        table.mkdir(parents=True, exist_ok=True)
+        for day in days:
+            staged = Path(staging) / partition_folder(day)
+            staged.mkdir(parents=True, exist_ok=True)
+            _replace_dir(staged, table / partition_folder(day))
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def write_bytes(self, uri: str, data: bytes) -> bool:
+        path = Path(uri)
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"_tmp-{uuid.uuid4().hex}-{path.name}")  # skipped by landing readers
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return True
+
+    def commit_table(self, ref: TableRef, staging: str) -> None:
+        target = Path(self.table_uri(ref))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace_dir(Path(staging), target)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put `new` at `target`; readers see the old folder or the new one, never a mix or none."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new)  # `new` now holds the previous version
+        return
+    # No atomic exchange on this OS: two renames, with a window of microseconds in between.
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
+    os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); Python has no wrapper."""
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def storage_for_root(root: str) -> LakeStorage:
+    """The backend for a lake root: a path or `file://` URI is local."""
+    if root.startswith("file://"):
+        return LocalLakeStorage(root[len("file://") :])
+    if "://" in root:
+        scheme = root.split("://", 1)[0]
+        raise ValueError(
+            f"DATALAKE_ROOT={root!r}: the {scheme}:// storage backend is not available yet; "
+            "use a local folder."
+        )
+    return LocalLakeStorage(root)

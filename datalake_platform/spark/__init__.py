@@ -1,0 +1,1 @@
+"""Spark: the session factory and the Spark configuration of each backend."""

@@ -1,0 +1,58 @@
+"""One Spark session per process, configured once.
+
+Every asset of a run shares the session: starting Spark costs seconds, and a single-run
+backfill over hundreds of partitions must not pay it per partition.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+from pyspark.sql import SparkSession
+
+from datalake_platform.spark.java import require_java
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+# Conf every session gets: loopback only, quiet, deterministic, and no implicit type guessing
+# of partition folders (tables are read with their declared schema).
+BASE_CONF: dict[str, str] = {
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.sql.parquet.compression.codec": "snappy",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+}
+
+
+def get_or_create_session(
+    master: str = "local[*]",
+    app_name: str = "datalake_platform",
+    conf: Mapping[str, str] | None = None,
+    ui_enabled: bool = False,
+    log_level: str = "WARN",
+) -> SparkSession:
+    global _session
+    with _lock:
+        if _session is not None and not _session_stopped(_session):
+            return _session
+        require_java()
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder.master(master).appName(app_name)
+        for key, value in {**BASE_CONF, "spark.ui.enabled": str(ui_enabled).lower(), **(conf or {})}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel(log_level)
+        _session = session
+        return session
+
+
+def _session_stopped(session: SparkSession) -> bool:
+    return session.sparkContext._jsc is None
