@@ -21,9 +21,9 @@ class RunSummary:
     failed_checks: list[str]
 
 
-def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[RunSummary]:
+def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, log_level: str = "INFO") -> list[RunSummary]:
     graph = defs.resolve_asset_graph()
-    materializable = [k for k in graph.materializable_asset_keys]
+    materializable = graph.materializable_asset_keys
     by_partitions: dict[str, list[dg.AssetKey]] = {}
     partitions_of: dict[str, dg.PartitionsDefinition | None] = {}
     for key in materializable:
@@ -45,12 +45,10 @@ def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[
             resources=defs.resources,
             instance=instance,
             tags=tags,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
         )
-        failed = [
-            e.asset_check_evaluation_data.asset_check_key.to_user_string()
-            for e in result.get_asset_check_evaluations() if not e.passed
-        ] if hasattr(result, "get_asset_check_evaluations") else []
+        failed = [e.asset_check_key.to_user_string() for e in result.get_asset_check_evaluations() if not e.passed]
         summaries.append(RunSummary(", ".join(k.to_user_string() for k in keys), result.run_id, result.success, failed))
         if not result.success:
             break

@@ -30,11 +30,13 @@ def read_lines(spark: SparkSession, files: list[LandingFile], delimiter: str = "
         )
     text = spark.read.text([f.path for f in files], wholetext=True)
     lines = F.split(F.regexp_replace(F.col("value"), "^\ufeff", ""), LINE_BREAK)
+    # Per-file values first, in their own projection: computed inside the explode's projection
+    # they would be recomputed from the whole file for every one of its lines.
     per_file = text.select(
         _source_file().alias("source_file"),
         F.transform(F.split(F.lower(lines[0]), delimiter), lambda h: F.trim(h)).alias("header"),
-        F.posexplode(F.slice(lines, 2, F.greatest(F.size(lines) - 1, F.lit(0)))).alias("pos", "raw_line"),
-    )
+        F.slice(lines, 2, F.greatest(F.size(lines) - 1, F.lit(0))).alias("lines"),
+    ).select("source_file", "header", F.posexplode("lines").alias("pos", "raw_line"))
     return (
         per_file.where(F.trim("raw_line") != "")
         .select(

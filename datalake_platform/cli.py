@@ -1,0 +1,104 @@
+"""`datalake`: seed landing, materialize the whole lake, open the UI.
+
+    datalake seed    copy the bundled sample data into landing (idempotent)
+    datalake demo    seed, then materialize every asset over every partition
+    datalake ui      start the Dagster UI on the same lake and instance
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DEFAULT_DAGSTER_HOME = ".dagster"  # beside ./lake: the runs the UI shows
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_INSTANCE_CONFIG = REPO / "deployments" / "local" / "dagster.yaml"
+
+
+def _environment() -> tuple[str, Path]:
+    """The lake root and Dagster home every subcommand shares, exported for child processes."""
+    from datalake_platform.resources.lake import default_lake_root
+
+    root = default_lake_root()
+    os.environ["DATALAKE_ROOT"] = root
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists() and LOCAL_INSTANCE_CONFIG.exists():
+        shutil.copyfile(LOCAL_INSTANCE_CONFIG, instance_config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return root, home
+
+
+def seed() -> int:
+    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.seeding import seed_all
+
+    root, _ = _environment()
+    for result in seed_all(storage_for_root(root)):
+        print(f"seeded {result}")
+    return 0
+
+
+def demo() -> int:
+    import dagster as dg
+
+    from datalake_platform.spark.java import JavaNotFoundError, require_java
+
+    try:
+        require_java()
+    except JavaNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    seed()
+    root, home = _environment()
+    from datalake_platform.definitions import defs
+    from datalake_platform.runs import materialize_all
+
+    with dg.DagsterInstance.get() as instance:
+        summaries = materialize_all(defs, instance)
+    ok = all(s.success for s in summaries)
+    print()
+    for s in summaries:
+        state = "ok" if s.success else "FAILED"
+        checks = f"; failed checks: {', '.join(s.failed_checks)}" if s.failed_checks else ""
+        print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
+    print(f"\nThe lake is at {root}")
+    print(f"Dagster runs are recorded in {home}")
+    print("Open the UI with:  .venv/bin/datalake ui   (then http://127.0.0.1:3000)")
+    return 0 if ok else 1
+
+
+def ui(port: int) -> int:
+    _environment()
+    workspace = REPO / "workspace.yaml"
+    args = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port)]
+    if workspace.exists():
+        args += ["-w", str(workspace)]
+    else:
+        args += ["-m", "datalake_platform"]
+    bin_dir = Path(sys.executable).parent
+    os.execv(str(bin_dir / "dagster"), args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="datalake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("seed", help="copy the bundled sample data into landing")
+    commands.add_parser("demo", help="seed, then materialize every asset over every partition")
+    ui_parser = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
+    ui_parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.command == "seed":
+        return seed()
+    if args.command == "demo":
+        return demo()
+    return ui(args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
