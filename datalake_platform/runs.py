@@ -21,7 +21,12 @@ class RunSummary:
     failed_checks: list[str]
 
 
-def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, log_level: str = "INFO") -> list[RunSummary]:
+def materialize_all(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    resources: dict | None = None,
+    log_level: str = "INFO",
+) -> list[RunSummary]:
     graph = defs.resolve_asset_graph()
     materializable = graph.materializable_asset_keys
     by_partitions: dict[str, list[dg.AssetKey]] = {}
@@ -42,7 +47,7 @@ def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, log_leve
         result = dg.materialize(
             [*defs.assets, *(defs.asset_checks or [])],
             selection=dg.AssetSelection.assets(*keys),
-            resources=defs.resources,
+            resources=resources or defs.resources,
             instance=instance,
             tags=tags,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},

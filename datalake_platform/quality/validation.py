@@ -154,6 +154,10 @@ def validate(
 
 
 def spark_schema(model: type[pa.DataFrameModel]) -> StructType:
-    """The Spark schema a table is read with, from its pandera model."""
+    """The Spark schema a table is read with, from its pandera model.
+
+    Every field is nullable: files may hold nulls whatever the model says, and it is the
+    contract check's job to count them, not the reader's to fail on them.
+    """
     columns = model.to_schema().columns
-    return StructType([StructField(n, c.dtype.type, c.nullable) for n, c in columns.items()])
+    return StructType([StructField(n, c.dtype.type, True) for n, c in columns.items()])

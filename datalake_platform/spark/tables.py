@@ -19,18 +19,29 @@ def read_table(
     spark: SparkSession,
     storage: LakeStorage,
     ref: TableRef,
-    schema: StructType,
+    schema: StructType | None,
     days: list[str] | None = None,
 ) -> DataFrame:
-    """A table read with its declared schema; `days` limits a partitioned table to those partitions."""
+    """A table read with its declared schema; `days` limits a partitioned table to those partitions.
+
+    With `schema=None` the schema is the one the files hold (what a contract check must see);
+    the partition column is then a date, as the lake declares it everywhere.
+    """
     uri = storage.table_uri(ref)
+    reader = spark.read.schema(schema) if schema is not None else spark.read
     if days is None:
-        return spark.read.schema(schema).parquet(uri)
+        return _typed_partition(reader.parquet(uri), schema)
     present = set(storage.list_partitions(ref))
     paths = [storage.partition_uri(ref, d) for d in days if d in present]
     if not paths:
-        return spark.createDataFrame([], schema)
-    return spark.read.schema(schema).option("basePath", uri).parquet(*paths)
+        return spark.createDataFrame([], schema or StructType())
+    return _typed_partition(reader.option("basePath", uri).parquet(*paths), schema)
+
+
+def _typed_partition(df: DataFrame, schema: StructType | None) -> DataFrame:
+    if schema is None and PARTITION_COLUMN in df.columns:
+        return df.withColumn(PARTITION_COLUMN, F.to_date(PARTITION_COLUMN))
+    return df
 
 
 def write_partitions(df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str]) -> dict[str, int]:

@@ -1,0 +1,145 @@
+"""The transactions assets on a few real CDNOW days: rows, quarantine, checks, re-runs."""
+
+import hashlib
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from datalake_platform.domains.transactions import transforms
+from datalake_platform.domains.transactions.schemas import MONEY
+from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES
+from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize
+
+DAY = "1997-01-02"
+HEADER = "customer_id,date,number_of_cds,dollar_value"
+UNIVERSAL = "universal/transactions/purchases"
+
+
+def _universal(lake, day=DAY) -> pd.DataFrame:
+    return pd.read_parquet(lake.partition_uri(PURCHASES, day))
+
+
+def _quarantine(lake, day=DAY) -> pd.DataFrame:
+    return pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), day))
+
+
+def _metadata(result, node="universal__transactions__purchases"):
+    return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
+
+
+def test_one_day_materializes_alone_with_its_metadata_and_checks(lake, cdnow):
+    n = land_cdnow_day(lake, cdnow, DAY)
+    land_cdnow_day(lake, cdnow, "1997-01-03")  # another day, not part of this run
+    result = materialize(lake, UNIVERSAL, partition_key=DAY)
+    assert result.success
+    meta = _metadata(result)
+    assert meta["dagster/partition_row_count"] == meta["dagster/row_count"] == n
+    assert meta["dagster/uri"] == lake.table_uri(PURCHASES)
+    assert meta["quarantined_rows"] == 0 and meta["landing_files"] == 1
+    assert [c.name for c in meta["dagster/column_schema"].columns] == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "dt"]
+    checks = check_results(result)
+    assert {k: c.passed for k, c in checks.items()} == {f"{UNIVERSAL}:contract": True, f"{UNIVERSAL}:nothing_lost": True}
+    assert checks[f"{UNIVERSAL}:nothing_lost"].metadata["landing_rows"].value == n
+
+    rows = _universal(lake)
+    expected = sorted(tuple(line.split(",")) for line in cdnow[DAY])
+    got = sorted(zip(rows.ID_PERSONA, rows.FECHA.map(lambda d: d.strftime("%Y%m%d")), rows.CANTIDAD.astype(str), rows.MONTO.astype(str)))
+    assert got == expected  # leading zeros kept, amounts exact
+    assert lake.list_partitions(PURCHASES) == [DAY]  # the other day was not touched
+    first_id = hashlib.sha256(f"dt={DAY}/cdnow_{DAY}.csv:2".encode()).hexdigest()[:32]
+    assert first_id in set(rows.ID_TRANSACCION)
+
+
+def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake):
+    lines = [
+        "00001,19970102,1,11.77",  # 2 good
+        "00001,19970102,1,11.77",  # 3 identical purchase: real, kept
+        "00002,19970102,1",  # 4
+        ",19970102,1,5.00",  # 5
+        "00003,1997-01-02,1,5.00",  # 6
+        "00004,19970103,1,5.00",  # 7
+        "00005,19970102,x,5.00",  # 8
+        "00006,19970102,0,5.00",  # 9
+        "00007,19970102,1,5,00",  # 10 decimal comma: one field too many
+        "00008,19970102,1,abc",  # 11
+        "00009,19970102,1,-3.00",  # 12
+        "",  # blank line: no data
+        "00010,19970102,1,1.005",  # 14 would round
+    ]
+    land(lake, DAY, "mixed.csv", "\n".join([HEADER, *lines]) + "\n")
+    land(lake, DAY, "reordered.csv", "date,dollar_value,customer_id,number_of_cds\n19970102,2.50,00011,2\n")
+    land(lake, DAY, "no_amount.csv", "customer_id,date,number_of_cds\n00012,19970102,1\n")
+    result = materialize(lake, UNIVERSAL, partition_key=DAY)
+    assert result.success, "every bad row has a reason: the checks pass"
+
+    kept = _universal(lake).sort_values("ID_PERSONA")
+    assert list(kept.ID_PERSONA) == ["00001", "00001", "00011"]
+    assert kept.ID_TRANSACCION.nunique() == 3
+    assert str(kept[kept.ID_PERSONA == "00011"].MONTO.iloc[0]) == "2.50"
+
+    quarantined = _quarantine(lake)
+    reasons = {(r.source_file, r.line_number): r.reason for r in quarantined.itertuples()}
+    m = f"dt={DAY}/mixed.csv"
+    assert reasons == {
+        (m, 4): "wrong_field_count",
+        (m, 5): "missing_person",
+        (m, 6): "unparseable_date",
+        (m, 7): "date_outside_partition",
+        (m, 8): "unparseable_quantity",
+        (m, 9): "quantity_out_of_range",
+        (m, 10): "wrong_field_count",
+        (m, 11): "unparseable_amount",
+        (m, 12): "negative_amount",
+        (m, 14): "unparseable_amount",
+        (f"dt={DAY}/no_amount.csv", 2): "missing_column",
+    }
+    assert quarantined.set_index("line_number").loc[6, "raw_line"] == "00003,1997-01-02,1,5.00"
+    meta = _metadata(result)
+    assert meta["quarantined_rows"] == 11
+    assert meta["quarantine_reasons"]["wrong_field_count"] == 2
+    conservation = check_results(result)[f"{UNIVERSAL}:nothing_lost"].metadata
+    assert (conservation["landing_rows"].value, conservation["universal_rows"].value, conservation["quarantine_rows"].value) == (14, 3, 11)
+
+
+def test_rerun_replaces_a_partition_with_the_same_data(lake, cdnow):
+    n = land_cdnow_day(lake, cdnow, DAY)
+    materialize(lake, UNIVERSAL, partition_key=DAY)
+    first = _universal(lake).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    materialize(lake, UNIVERSAL, partition_key=DAY)
+    second = _universal(lake).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    assert len(second) == n
+    pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize("bug", ["negative_amounts", "amount_type_changed"])
+def test_a_failing_blocking_check_stops_downstream_assets(lake, cdnow, monkeypatch, bug):
+    """A transform bug fails the contract, and daily_sales is not built from the bad rows."""
+    n = land_cdnow_day(lake, cdnow, DAY)
+    correct = transforms.purchases
+    negated = -F.col("MONTO") - 1  # decimal(13,2): the stored type changes too, unless cast back
+    broken = negated.cast(MONEY) if bug == "negative_amounts" else negated
+    monkeypatch.setattr(transforms, "purchases", lambda c: correct(c).withColumn("MONTO", broken))
+    result = materialize(lake, [UNIVERSAL, "smart/transactions/daily_sales"], partition_key=DAY)
+    assert not result.success
+    contract = check_results(result)[f"{UNIVERSAL}:contract"]
+    assert not contract.passed
+    if bug == "negative_amounts":
+        assert contract.metadata["failures_by_rule"].value == {"MONTO:greater_than_or_equal_to": n}
+        assert contract.metadata["failed_partitions"].value == [DAY]
+    else:
+        assert contract.metadata["schema_errors"].value == ["MONTO: type decimal(13,2), expected decimal(12,2)"]
+    assert not result.asset_materializations_for_node("smart__transactions__daily_sales")
+    assert lake.list_partitions(DAILY_SALES) == []
+
+
+def test_daily_sales_sums_the_days_purchases(lake, cdnow):
+    land_cdnow_day(lake, cdnow, DAY)
+    result = materialize(lake, [UNIVERSAL, "smart/transactions/daily_sales"], partition_key=DAY)
+    assert result.success
+    sales = pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY)).iloc[0]
+    fields = [line.split(",") for line in cdnow[DAY]]
+    assert sales.NUM_TRANSACCIONES == len(fields)
+    assert sales.NUM_PERSONAS == len({f[0] for f in fields})
+    assert sales.CANTIDAD_TOTAL == sum(int(f[2]) for f in fields)
+    assert int(sales.MONTO_TOTAL * 100) == sum(round(float(f[3]) * 100) for f in fields)

@@ -1,0 +1,70 @@
+"""The local storage backend: listing landing, atomic partition and table commits."""
+
+from pathlib import Path
+
+from datalake_platform.lake.storage import is_data_file
+from datalake_platform.lake.tables import TableRef, Zone
+
+TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")
+
+
+def _stage(lake, files: dict[str, str]) -> str:
+    staging = lake.staging_uri(TABLE)
+    for rel, text in files.items():
+        path = Path(staging) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return staging
+
+
+def test_table_paths_follow_zone_domain_table(lake):
+    assert lake.table_uri(TABLE) == f"{lake.root}/universal/demo/things"
+    assert lake.partition_uri(TABLE, "1997-01-01").endswith("universal/demo/things/dt=1997-01-01")
+    assert TABLE.quarantine().relative_path == "quarantine/demo/things"
+    assert TABLE.key_path == ["universal", "demo", "things"]
+
+
+def test_commit_replaces_partitions_and_empties_days_with_nothing_staged(lake):
+    lake.commit_partitions(TABLE, _stage(lake, {"dt=2020-01-01/a.parquet": "v1", "dt=2020-01-02/a.parquet": "v1"}), ["2020-01-01", "2020-01-02"])
+    lake.commit_partitions(TABLE, _stage(lake, {"dt=2020-01-01/b.parquet": "v2"}), ["2020-01-01", "2020-01-02"])
+    table = Path(lake.table_uri(TABLE))
+    assert sorted(p.name for p in (table / "dt=2020-01-01").iterdir()) == ["b.parquet"]
+    assert list((table / "dt=2020-01-02").iterdir()) == []  # replaced by an empty partition, not kept stale
+    assert lake.list_partitions(TABLE) == ["2020-01-01", "2020-01-02"]
+    assert not any(Path(lake.uri("work/_staging")).rglob("*.parquet"))  # staging cleaned up
+
+
+def test_commit_leaves_other_partitions_alone(lake):
+    lake.commit_partitions(TABLE, _stage(lake, {"dt=2020-01-01/a.parquet": "v1"}), ["2020-01-01"])
+    lake.commit_partitions(TABLE, _stage(lake, {"dt=2020-01-02/a.parquet": "v1"}), ["2020-01-02"])
+    assert (Path(lake.partition_uri(TABLE, "2020-01-01")) / "a.parquet").read_text() == "v1"
+
+
+def test_commit_table_swaps_the_whole_folder(lake):
+    lake.commit_table(TABLE, _stage(lake, {"a.parquet": "v1"}))
+    lake.commit_table(TABLE, _stage(lake, {"b.parquet": "v2"}))
+    assert sorted(p.name for p in Path(lake.table_uri(TABLE)).iterdir()) == ["b.parquet"]
+
+
+def test_write_bytes_is_idempotent_and_leaves_no_temporary_file(lake):
+    uri = lake.uri("landing/demo/things/dt=2020-01-01/x.csv")
+    assert lake.write_bytes(uri, b"a,b\n1,2\n") is True
+    assert lake.write_bytes(uri, b"a,b\n1,2\n") is False
+    assert lake.write_bytes(uri, b"a,b\n1,3\n") is True
+    assert [p.name for p in Path(uri).parent.iterdir()] == ["x.csv"]
+
+
+def test_in_progress_and_hidden_files_are_not_data():
+    assert is_data_file("cdnow_19970101.csv")
+    for name in ["_tmp-123-x.csv", ".x.csv", "_SUCCESS", "x.csv.part", "x.tmp", ".part-0.parquet.crc"]:
+        assert not is_data_file(name), name
+
+
+def test_landing_listing_skips_in_progress_files(lake):
+    ref = TableRef(Zone.LANDING, "demo", "things")
+    folder = Path(lake.partition_uri(ref, "2020-01-01"))
+    folder.mkdir(parents=True)
+    for name in ["good.csv", "_tmp-1-good.csv", ".hidden.csv", "upload.part"]:
+        (folder / name).write_text("h\n1\n")
+    files = lake.list_landing_files(ref, ["2020-01-01", "2020-01-02"])
+    assert [(f.relative_path, f.day, f.size) for f in files] == [("dt=2020-01-01/good.csv", "2020-01-01", 4)]

@@ -1,0 +1,79 @@
+"""The one-pass Spark validation agrees with pandera's own validation of the same model."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pandera.pyspark as pa
+import pyspark.sql.types as T
+import pytest
+
+from datalake_platform.domains.transactions.schemas import PURCHASES_TABLE_RULES, Purchases
+from datalake_platform.quality.validation import compile_rules, spark_schema, validate
+
+GOOD_ID = "0" * 32
+D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
+
+
+def _purchases(spark, rows):
+    return spark.createDataFrame(rows, spark_schema(Purchases))
+
+
+def test_valid_rows_pass(spark):
+    df = _purchases(spark, [(GOOD_ID, "00001", D1, 1, Decimal("11.77"), D1), ("1" * 32, "00002", D2, 3, Decimal("0.00"), D2)])
+    report = validate(Purchases, df, PURCHASES_TABLE_RULES)
+    assert report.passed
+    assert report.rows == {"1997-01-01": 1, "1997-01-02": 1}
+
+
+def test_failures_are_counted_per_rule_and_partition(spark):
+    df = _purchases(
+        spark,
+        [
+            (GOOD_ID, "00001", D1, 0, Decimal("-1.00"), D1),  # CANTIDAD < 1 and MONTO < 0
+            (GOOD_ID, "00002", D2, 1, Decimal("1.00"), D1),  # duplicate id, FECHA != dt
+            ("x", None, D2, 1, Decimal("1.00"), D2),  # bad id, null person
+        ],
+    )
+    report = validate(Purchases, df, PURCHASES_TABLE_RULES)
+    assert not report.passed
+    assert report.failures == {
+        "1997-01-01": {
+            "CANTIDAD:greater_than_or_equal_to": 1,
+            "MONTO:greater_than_or_equal_to": 1,
+            "FECHA:equals_dt": 1,
+            "ID_TRANSACCION:unique": 1,
+        },
+        "1997-01-02": {"ID_TRANSACCION:str_matches": 1, "ID_PERSONA:not_null": 1},
+    }
+    assert report.failures_by_rule["MONTO:greater_than_or_equal_to"] == 1
+
+
+def test_compiled_rules_agree_with_pandera_on_every_column_check(spark):
+    """pandera's pyspark backend flags the same columns and checks as our single pass."""
+    df = _purchases(
+        spark,
+        [
+            (GOOD_ID, "00001", D1, 0, Decimal("-1.00"), D1),
+            ("zz", "has space", D1, 2, Decimal("2.00"), D1),
+        ],
+    )
+    native = Purchases.validate(df).pandera.errors["DATA"]
+    native_failures = {(e["column"], e["check"]) for errors in native.values() for e in errors}
+    ours = set(validate(Purchases, df).failures_by_rule)
+    assert {f"{col}:{check.split('(')[0]}" for col, check in native_failures} == ours
+
+
+def test_wrong_types_and_missing_columns_are_schema_errors(spark):
+    df = spark.createDataFrame([("a", 1)], "ID_TRANSACCION string, ID_PERSONA int")
+    report = validate(Purchases, df)
+    assert not report.passed
+    assert "ID_PERSONA: type int, expected string" in report.schema_errors
+    assert "MONTO: column missing" in report.schema_errors
+
+
+def test_a_check_without_spark_translation_is_refused():
+    class Odd(pa.DataFrameModel):
+        x: T.IntegerType() = pa.Field(unique_values_eq=[1, 2])
+
+    with pytest.raises(NotImplementedError, match="unique_values_eq"):
+        compile_rules(Odd)
