@@ -39,6 +39,11 @@ class TableRef:
         return [str(self.zone), self.domain, self.table]
 
     @property
+    def group_name(self) -> str:
+        """The Dagster asset group: the zone, as a plain string (Dagster serializes no enums)."""
+        return str(self.zone)
+
+    @property
     def relative_path(self) -> str:
         return f"{self.zone}/{self.domain}/{self.table}"
 

@@ -15,7 +15,6 @@ from datalake_platform.domains.transactions.tables import (
     daily_partitions,
 )
 from datalake_platform.ingestion.delimited import read_lines
-from datalake_platform.lake.tables import Zone
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -24,7 +23,7 @@ from datalake_platform.spark.tables import read_table, write_partitions, write_t
 
 landing_purchases = dg.AssetSpec(
     key=LANDING_PURCHASES.key_path,
-    group_name=Zone.LANDING,
+    group_name=LANDING_PURCHASES.group_name,
     kinds={"csv"},
     owners=OWNERS,
     partitions_def=daily_partitions,
@@ -38,7 +37,7 @@ landing_purchases = dg.AssetSpec(
     deps=[landing_purchases],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=Zone.UNIVERSAL,
+    group_name=PURCHASES.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
     description="Typed, validated purchases (ID_TRANSACCION, ID_PERSONA, FECHA, CANTIDAD, MONTO) per day. "
@@ -81,7 +80,7 @@ def _reason_counts(session, storage, days) -> dict[str, int]:
     deps=[universal_purchases],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=Zone.SMART,
+    group_name=DAILY_SALES.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
     description="Per day: purchases, distinct persons, CDs and amount sold.",
@@ -96,7 +95,7 @@ def daily_sales(context: dg.AssetExecutionContext, lake: LakeResource, spark: Sp
 @dg.asset(
     key=REPORT_BY_PERSON.key_path,
     deps=[universal_purchases],
-    group_name=Zone.SMART,
+    group_name=REPORT_BY_PERSON.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
     description="The batch report of the reference architecture: MONTO_TRANSACCIONES = SUM(MONTO) per "
