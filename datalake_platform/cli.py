@@ -68,7 +68,7 @@ def demo() -> int:
         print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
     print(f"\nThe lake is at {root}")
     print(f"Dagster runs are recorded in {home}")
-    print("Open the UI with:  .venv/bin/datalake ui   (then http://127.0.0.1:3000)")
+    print("Open the UI with:  ./datalake ui   (then http://127.0.0.1:3000)")
     return 0 if ok else 1
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
@@ -64,12 +65,20 @@ class LakeStorage(ABC):
 
     def list_partitions(self, ref: TableRef) -> list[str]:
         """The days that have a `dt=` folder under the table, sorted."""
+        return self.staged_days(self.table_uri(ref))
+
+    def staged_days(self, folder: str) -> list[str]:
+        """The days that have a `dt=` folder under `folder`, sorted."""
         prefix = f"{PARTITION_COLUMN}="
-        table = self.table_uri(ref)
-        if not self.fs.exists(table):
+        if not self.fs.exists(folder):
             return []
-        names = (Path(p.rstrip("/")).name for p in self.fs.ls(table, detail=False))
+        names = (Path(p.rstrip("/")).name for p in self.fs.ls(folder, detail=False))
         return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
+
+    def write_empty_parquet(self, uri: str, schema: pa.Schema) -> None:
+        self.fs.makedirs(uri.rsplit("/", 1)[0], exist_ok=True)
+        with self.fs.open(uri, "wb") as fh:
+            pq.write_table(schema.empty_table(), fh)
 
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
         """The complete data files of the given days, skipping in-progress and hidden files."""

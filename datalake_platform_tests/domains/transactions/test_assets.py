@@ -1,8 +1,10 @@
 """The transactions assets on a few real CDNOW days: rows, quarantine, checks, re-runs."""
 
 import hashlib
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -143,3 +145,20 @@ def test_daily_sales_sums_the_days_purchases(lake, cdnow):
     assert sales.NUM_PERSONAS == len({f[0] for f in fields})
     assert sales.CANTIDAD_TOTAL == sum(int(f[2]) for f in fields)
     assert int(sales.MONTO_TOTAL * 100) == sum(round(float(f[3]) * 100) for f in fields)
+
+
+def test_a_day_with_no_landing_files_becomes_an_empty_partition_that_keeps_its_schema(lake):
+    """Nothing landed: the partition exists, is empty, still has the table's types, and the checks pass."""
+    result = materialize(lake, [UNIVERSAL, "smart/transactions/daily_sales"], partition_key=DAY)
+    assert result.success
+    assert {k: c.passed for k, c in check_results(result).items()} == {
+        f"{UNIVERSAL}:contract": True,
+        f"{UNIVERSAL}:nothing_lost": True,
+        "smart/transactions/daily_sales:contract": True,
+    }
+    empty = _universal(lake)
+    assert len(empty) == 0
+    assert list(empty.columns) == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO"]
+    [file] = Path(lake.partition_uri(PURCHASES, DAY)).glob("*.parquet")
+    assert str(pq.read_schema(file).field("MONTO").type) == "decimal128(12, 2)"
+    assert len(pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY))) == 0

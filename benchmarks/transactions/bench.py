@@ -1,0 +1,174 @@
+"""The report by person: a plain PySpark script vs the platform's assets with their checks.
+
+    .venv/bin/python benchmarks/transactions/bench.py --rows 1000000 10000000 --repeat 2
+
+(a) plain:    the reference architecture's script: read the landing CSVs, type them, write
+              universal parquet by day, read it back, GROUP BY ID_PERSONA SUM(MONTO), write.
+(b) platform: `materialize` of universal/transactions/purchases (all days, one run) and
+              smart/transactions/report_by_person, with their blocking checks.
+(c) platform without its checks, to price the checks alone.
+(d) validation alone on the universal table: pandera's own pyspark backend vs the platform's
+    compiled one-pass validation, same model.
+
+All in one process and one Spark session, runs alternated, so the ratios compare like with like.
+Synthetic landing data has CDNOW's format (one CSV per day over the sample's 546 days) and is
+generated once under benchmarks/transactions/_data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from pyspark.sql import functions as F
+
+from datalake_platform.definitions import defs
+from datalake_platform.domains.transactions.schemas import MONEY, Purchases
+from datalake_platform.domains.transactions.tables import (
+    LANDING_COLUMNS,
+    LANDING_PURCHASES,
+    PURCHASES,
+    REPORT_BY_PERSON,
+    daily_partitions,
+)
+from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.quality.validation import validate
+from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.spark.session import get_or_create_session
+from datalake_platform.spark.tables import read_table
+
+DATA = Path(__file__).resolve().parent / "_data"
+DAYS = daily_partitions.get_partition_keys()
+
+
+def generate_landing(root: Path, rows: int, seed: int = 7) -> None:
+    """`rows` purchase lines in CDNOW's CSV format, spread over the sample's days."""
+    marker = root / "landing" / ".complete"
+    if marker.exists():
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    per_day = np.bincount(rng.integers(0, len(DAYS), rows), minlength=len(DAYS))
+    customers = max(rows // 4, 1)
+    for day, n in zip(DAYS, per_day):
+        folder = root / LANDING_PURCHASES.relative_path / f"dt={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(
+            {
+                "customer_id": pd.Series(rng.integers(1, customers + 1, n)).map("{:05d}".format),
+                "date": day.replace("-", ""),
+                "number_of_cds": rng.integers(1, 11, n),
+                "dollar_value": pd.Series(rng.integers(0, 50_000, n) / 100).map("{:.2f}".format),
+            },
+            columns=LANDING_COLUMNS,
+        )
+        frame.to_csv(folder / f"synthetic_{day.replace('-', '')}.csv", index=False)
+    marker.touch()
+
+
+def plain_pyspark(spark, root: Path) -> int:
+    """(a) The reference architecture's script, written the plain way."""
+    out = root / "plain"
+    shutil.rmtree(out, ignore_errors=True)
+    landing = root / LANDING_PURCHASES.relative_path
+    raw = (
+        spark.read.option("header", True)
+        .schema("customer_id string, date string, number_of_cds string, dollar_value string, dt string")
+        .csv(str(landing))
+    )
+    universal = raw.select(
+        F.col("customer_id").alias("ID_PERSONA"),
+        F.to_date("date", "yyyyMMdd").alias("FECHA"),
+        F.col("number_of_cds").cast("int").alias("CANTIDAD"),
+        F.col("dollar_value").cast(MONEY).alias("MONTO"),
+        "dt",
+    )
+    universal.write.mode("overwrite").partitionBy("dt").parquet(str(out / "universal"))
+    report = spark.read.parquet(str(out / "universal")).groupBy("ID_PERSONA").agg(F.sum("MONTO").alias("MONTO_TRANSACCIONES"))
+    report.write.mode("overwrite").parquet(str(out / "report_by_person"))
+    return spark.read.parquet(str(out / "report_by_person")).count()
+
+
+def platform(root: Path, with_checks: bool) -> int:
+    """(b)/(c) The platform's assets over every day in one run, with or without their checks."""
+    selection = dg.AssetSelection.assets(PURCHASES.key_path, REPORT_BY_PERSON.key_path)
+    if not with_checks:
+        selection = selection.without_checks()
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=selection,
+        resources={"lake": LakeResource(root=str(root)), "spark": SparkResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    return LocalLakeStorage(str(root)).parquet_rows(LocalLakeStorage(str(root)).table_uri(REPORT_BY_PERSON))
+
+
+def validation(spark, root: Path, engine: str) -> bool:
+    """(d) The Purchases contract over the whole universal table."""
+    df = read_table(spark, LocalLakeStorage(str(root)), PURCHASES, None)
+    if engine == "compiled":
+        return validate(Purchases, df, partitioned=True).passed
+    validated = Purchases.validate(df)  # pandera's backend: one Spark job per check
+    return not validated.pandera.errors
+
+
+def timed(fn, *args) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def bench(rows: int, repeat: int) -> dict:
+    root = DATA / str(rows)
+    generate_landing(root, rows)
+    spark = get_or_create_session()
+    cases = {
+        "a_plain": lambda: plain_pyspark(spark, root),
+        "b_platform": lambda: platform(root, with_checks=True),
+        "c_platform_no_checks": lambda: platform(root, with_checks=False),
+        "d_pandera_native": lambda: validation(spark, root, "pandera"),
+        "d_compiled": lambda: validation(spark, root, "compiled"),
+    }
+    cases["b_platform"]()  # warm-up: JIT, caches, and the universal table (d) reads
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    outputs = {}
+    for _ in range(repeat):
+        for name, case in cases.items():
+            seconds, outputs[name] = timed(case)
+            times[name].append(seconds)
+            print(f"  {rows:>10,} {name:<22} {seconds:7.1f}s", flush=True)
+    assert outputs["a_plain"] == outputs["b_platform"], outputs  # same persons in both reports
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    return {
+        "rows": rows,
+        "seconds": {name: round(s, 1) for name, s in med.items()},
+        "b/a": round(med["b_platform"] / med["a_plain"], 2),
+        "c/a": round(med["c_platform_no_checks"] / med["a_plain"], 2),
+        "checks share of b": round(1 - med["c_platform_no_checks"] / med["b_platform"], 2),
+        "pandera/compiled": round(med["d_pandera_native"] / med["d_compiled"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    results = [bench(rows, args.repeat) for rows in args.rows]
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
