@@ -53,7 +53,7 @@ def read_lines(spark: SparkSession, files: list[LandingFile], delimiter: str = "
 def field(name: str) -> Column:
     """The trimmed value of column `name` by the file's header; null when the header lacks it."""
     position = F.array_position(F.col("header"), name)
-    return F.when(position > 0, F.trim(F.element_at("fields", position.cast("int"))))
+    return F.when(position > 0, F.trim(F.try_element_at("fields", position.cast("int"))))
 
 
 def missing_columns(required: list[str]) -> Column:

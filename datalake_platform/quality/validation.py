@@ -137,20 +137,40 @@ def validate(
     aggs = [F.count(F.lit(1)).alias("__rows")]
     aggs += [F.sum(F.when(r.passes, 0).otherwise(1)).alias(f"__r{i}") for i, r in enumerate(rules)]
     if unique:
-        # rows minus distinct keys = rows whose key repeats another row's
-        aggs.append(F.count_distinct(*[F.col(u) for u in unique]).alias("__distinct"))
-    grouped = df.groupBy(F.col(PARTITION_COLUMN).cast("string").alias("__p")) if partitioned else df
+        # Distinct 64-bit hashes of the key: a tenth of the shuffle of distinct keys. A collision
+        # can only lower the count, so "as many hashes as rows" proves uniqueness; otherwise the
+        # partitions concerned are counted again exactly.
+        aggs.append(F.count_distinct(F.xxhash64(*unique)).alias("__distinct"))
+    by_partition = partitioned and PARTITION_COLUMN in df.columns
+    grouped = df.groupBy(_partition_key()) if by_partition else df.select("*", F.lit("all").alias("__p")).groupBy("__p")
     result = grouped.agg(*aggs).collect()
     rows, failures = {}, {}
     for rec in result:
-        part = rec["__p"] if partitioned else "all"
-        rows[part] = rec["__rows"]
+        rows[rec["__p"]] = rec["__rows"]
         found = {r.name: rec[f"__r{i}"] for i, r in enumerate(rules) if rec[f"__r{i}"]}
-        if unique and rec["__rows"] - rec["__distinct"]:
-            found[f"{'+'.join(unique)}:unique"] = rec["__rows"] - rec["__distinct"]
         if found:
-            failures[part] = found
+            failures[rec["__p"]] = found
+    if unique:
+        suspects = [rec["__p"] for rec in result if rec["__rows"] != rec["__distinct"]]
+        for part, repeated in _repeated_keys(df, unique, suspects, by_partition).items():
+            failures.setdefault(part, {})[f"{'+'.join(unique)}:unique"] = repeated
     return ValidationReport(rows=rows, failures=failures)
+
+
+def _partition_key() -> Column:
+    return F.col(PARTITION_COLUMN).cast("string").alias("__p")
+
+
+def _repeated_keys(df: DataFrame, unique: list[str], partitions: list[str], by_partition: bool) -> dict[str, int]:
+    """Exactly: rows whose key repeats another row's key, in the given partitions."""
+    if not partitions:
+        return {}
+    if by_partition:
+        df = df.where(F.col(PARTITION_COLUMN).cast("string").isin(partitions)).groupBy(_partition_key())
+    else:
+        df = df.select("*", F.lit("all").alias("__p")).groupBy("__p")
+    counted = df.agg(F.count(F.lit(1)).alias("n"), F.count_distinct(*[F.col(u) for u in unique]).alias("d")).collect()
+    return {r["__p"]: r["n"] - r["d"] for r in counted if r["n"] != r["d"]}
 
 
 def spark_schema(model: type[pa.DataFrameModel]) -> StructType:

@@ -37,6 +37,15 @@ BASE_CONF: dict[str, str] = {
 }
 
 
+def local_driver_memory() -> str:
+    """A local driver is the whole cluster: give it a share of the machine, not Spark's 1g default."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return "1g"
+    return f"{max(1, min(16, int(total * 0.4 / 2**30)))}g"
+
+
 def get_or_create_session(
     master: str = "local[*]",
     app_name: str = "datalake_platform",
@@ -54,6 +63,7 @@ def get_or_create_session(
         quiet = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
         session_conf = {
             **BASE_CONF,
+            **({"spark.driver.memory": local_driver_memory()} if master.startswith("local") else {}),
             "spark.ui.enabled": str(ui_enabled).lower(),
             "spark.driver.extraJavaOptions": quiet,
             **(conf or {}),

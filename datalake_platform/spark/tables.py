@@ -55,7 +55,6 @@ def write_partitions(df: DataFrame, storage: LakeStorage, ref: TableRef, days: l
     try:
         (
             df.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
-            .repartition(PARTITION_COLUMN)
             .write.mode("overwrite")
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging)

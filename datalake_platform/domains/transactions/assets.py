@@ -2,10 +2,11 @@
 
 
 import dagster as dg
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions import transforms
-from datalake_platform.domains.transactions.schemas import QUARANTINE_SCHEMA, DailySales, Purchases, ReportByPerson
+from datalake_platform.domains.transactions.schemas import DailySales, Purchases, ReportByPerson
 from datalake_platform.domains.transactions.tables import (
     DAILY_SALES,
     LANDING_PURCHASES,
@@ -50,29 +51,27 @@ def universal_purchases(
     session, storage = spark.session(), lake.storage
     files = storage.list_landing_files(LANDING_PURCHASES, days)
     context.log.info(f"{len(files)} landing files for {len(days)} days")
-    classified = transforms.classify_purchases(read_lines(session, files)).persist()
-    try:
-        kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
-        rejected = write_partitions(transforms.rejected_purchases(classified), storage, PURCHASES.quarantine(), days)
-    finally:
-        classified.unpersist()
-    reasons = _reason_counts(session, storage, days) if sum(rejected.values()) else {}
+    # One pass parses every line and writes the good rows, observing which files had rejects;
+    # a second pass re-reads only those files to write their rejected rows to quarantine.
+    seen = Observation("purchases")
+    classified = transforms.classify_purchases(read_lines(session, files)).observe(seen, *transforms.rejection_metrics())
+    kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
+    metrics = seen.get
+    bad_files = set(metrics["rejected_files"])
+    rejects = transforms.classify_purchases(read_lines(session, [f for f in files if f.relative_path in bad_files]))
+    rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
     return dg.MaterializeResult(
         metadata=table_metadata(
             storage.table_uri(PURCHASES),
             Purchases,
             rows_by_day=kept,
             landing_files=len(files),
+            files_with_rejected_rows=len(bad_files),
             quarantined_rows=sum(rejected.values()),
-            quarantine_reasons=dg.MetadataValue.json(reasons),
+            quarantine_reasons=dg.MetadataValue.json({r: metrics[r] for r in transforms.REASONS if metrics[r]}),
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
         )
     )
-
-
-def _reason_counts(session, storage, days) -> dict[str, int]:
-    quarantined = read_table(session, storage, PURCHASES.quarantine(), QUARANTINE_SCHEMA, days)
-    return {r["reason"]: r["count"] for r in quarantined.groupBy("reason").count().orderBy("reason").collect()}
 
 
 @dg.asset(

@@ -12,30 +12,71 @@ from datalake_platform.ingestion.delimited import QUARANTINE_COLUMNS, field, mis
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 
+# Typed candidate values, parsed once per row in their own projection: the reasons and the
+# universal row read these columns instead of re-parsing the fields for every rule.
+_PARSED = {
+    "_missing": lambda: missing_columns(LANDING_COLUMNS),
+    "_person": lambda: field("customer_id"),
+    "_date": lambda: F.try_to_date(field("date"), "yyyyMMdd"),
+    "_quantity": lambda: field("number_of_cds").try_cast("int"),
+    "_amount_text": lambda: field("dollar_value"),
+}
+
+
 # Quarantine reasons, checked in this order; a row gets the first that applies.
+REASONS = (
+    "missing_column",
+    "wrong_field_count",
+    "missing_person",
+    "unparseable_date",
+    "date_outside_partition",
+    "unparseable_quantity",
+    "quantity_out_of_range",
+    "unparseable_amount",
+    "negative_amount",
+)
+
+
 def _reasons() -> list[tuple[str, Column]]:
-    date = F.try_to_date(field("date"), "yyyyMMdd")
-    quantity = field("number_of_cds").try_cast("int")
-    amount = field("dollar_value")
+    date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
+    broken = [
+        F.col("_missing") != "",
+        F.size("fields") != F.size("header"),
+        F.coalesce("_person", F.lit("")) == "",
+        date.isNull(),
+        date != F.to_date("dt"),
+        quantity.isNull(),
+        (quantity < 1) | (quantity > MAX_QUANTITY),
+        ~F.coalesce(amount, F.lit("")).rlike(AMOUNT),
+        amount.try_cast(MONEY) < 0,
+    ]
+    return list(zip(REASONS, broken, strict=True))
+
+
+def rejection_metrics() -> list[Column]:
+    """Aggregates observed while the good rows are written: rows per reason, files with rejects."""
+    reason = F.col("reason")
     return [
-        ("missing_column", missing_columns(LANDING_COLUMNS) != ""),
-        ("wrong_field_count", F.size("fields") != F.size("header")),
-        ("missing_person", F.coalesce(field("customer_id"), F.lit("")) == ""),
-        ("unparseable_date", date.isNull()),
-        ("date_outside_partition", date != F.to_date("dt")),
-        ("unparseable_quantity", quantity.isNull()),
-        ("quantity_out_of_range", (quantity < 1) | (quantity > MAX_QUANTITY)),
-        ("unparseable_amount", ~F.coalesce(amount, F.lit("")).rlike(AMOUNT)),
-        ("negative_amount", amount.try_cast(MONEY) < 0),
+        F.collect_set(F.when(reason.isNotNull(), F.col("source_file"))).alias("rejected_files"),
+        *[F.count_if(reason == name).alias(name) for name in REASONS],
     ]
 
 
 def classify_purchases(lines: DataFrame) -> DataFrame:
-    """Landing lines (see `ingestion.delimited.read_lines`) with a `reason` (null = good row)."""
+    """Landing lines (see `ingestion.delimited.read_lines`) with a `reason` (null = good row).
+
+    Returns provenance (dt, source_file, line_number), the reason, the parsed values, and
+    `raw_line` for rejected rows only.
+    """
+    parsed = lines.select("*", *[build().alias(name) for name, build in _PARSED.items()])
     reason = F.lit(None).cast("string")
     for name, broken in reversed(_reasons()):
         reason = F.when(broken, F.lit(name)).otherwise(reason)
-    return lines.withColumn("reason", reason)
+    # Narrow, as it is cached between the two writes: the raw line only where it is kept.
+    return parsed.withColumn("reason", reason).select(
+        "dt", "source_file", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
+        "reason", *_PARSED,
+    )
 
 
 def purchases(classified: DataFrame) -> DataFrame:
@@ -44,10 +85,10 @@ def purchases(classified: DataFrame) -> DataFrame:
         F.substring(F.sha2(F.concat_ws(":", "source_file", F.col("line_number").cast("string")), 256), 1, 32).alias(
             "ID_TRANSACCION"
         ),
-        field("customer_id").alias("ID_PERSONA"),
-        F.try_to_date(field("date"), "yyyyMMdd").alias("FECHA"),
-        field("number_of_cds").try_cast("int").alias("CANTIDAD"),
-        field("dollar_value").try_cast(MONEY).alias("MONTO"),
+        F.col("_person").alias("ID_PERSONA"),
+        F.col("_date").alias("FECHA"),
+        F.col("_quantity").alias("CANTIDAD"),
+        F.col("_amount_text").try_cast(MONEY).alias("MONTO"),
         F.to_date("dt").alias("dt"),
     )
 
