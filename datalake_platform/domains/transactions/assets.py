@@ -108,6 +108,7 @@ def report_by_person(context: dg.AssetExecutionContext, lake: LakeResource, spar
     ).first()[0]
     return dg.MaterializeResult(
         metadata=table_metadata(
-            lake.storage.table_uri(REPORT_BY_PERSON), ReportByPerson, rows=rows, total_amount=float(total or 0)
+            lake.storage.table_uri(REPORT_BY_PERSON), ReportByPerson, rows=rows,
+            total_amount=str(total if total is not None else "0.00"),  # exact decimal, not a float
         )
     )

@@ -55,14 +55,3 @@ class DailySales(pa.DataFrameModel):
     class Config:
         name = "smart/transactions/daily_sales"
         unique = ["dt"]
-
-
-QUARANTINE_SCHEMA = T.StructType(
-    [
-        T.StructField("source_file", T.StringType()),
-        T.StructField("line_number", T.IntegerType()),
-        T.StructField("raw_line", T.StringType()),
-        T.StructField("reason", T.StringType()),
-        T.StructField("dt", T.DateType()),
-    ]
-)
