@@ -66,10 +66,26 @@ def demo() -> int:
         state = "ok" if s.success else "FAILED"
         checks = f"; failed checks: {', '.join(s.failed_checks)}" if s.failed_checks else ""
         print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
+    print()
+    _print_tables(root, defs)
     print(f"\nThe lake is at {root}")
     print(f"Dagster runs are recorded in {home}")
     print("Open the UI with:  ./datalake ui   (then http://127.0.0.1:3000)")
     return 0 if ok else 1
+
+
+def _print_tables(root: str, defs) -> None:
+    """Rows per materialized table (and its quarantine), read from the parquet footers."""
+    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.lake.tables import TableRef
+
+    storage = storage_for_root(root)
+    for key in sorted(defs.resolve_asset_graph().materializable_asset_keys):
+        ref = TableRef(*key.path)
+        line = f"{key.to_user_string():<40} {storage.table_rows(ref):>10,} rows"
+        if storage.fs.exists(storage.table_uri(ref.quarantine())):
+            line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"
+        print(line)
 
 
 def ui(port: int) -> int:

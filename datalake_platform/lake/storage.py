@@ -111,6 +111,12 @@ class LakeStorage(ABC):
                     total += pq.ParquetFile(fh).metadata.num_rows
         return total
 
+    def table_rows(self, ref: TableRef) -> int:
+        """Rows of a parquet table, all partitions, from the footers."""
+        table = self.table_uri(ref)
+        folders = [f"{table}/{partition_folder(d)}" for d in self.list_partitions(ref)] or [table]
+        return sum(self.parquet_rows(folder) for folder in folders)
+
     def parquet_row_counts(self, table_uri: str, days: list[str]) -> dict[str, int]:
         """Rows per partition of a partitioned parquet folder."""
         return {day: self.parquet_rows(f"{table_uri}/{partition_folder(day)}") for day in days}

@@ -68,3 +68,23 @@ def test_landing_listing_skips_in_progress_files(lake):
         (folder / name).write_text("h\n1\n")
     files = lake.list_landing_files(ref, ["2020-01-01", "2020-01-02"])
     assert [(f.relative_path, f.day, f.size) for f in files] == [("dt=2020-01-01/good.csv", "2020-01-01", 4)]
+
+
+def test_table_rows_are_read_from_parquet_footers(lake):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    staging = Path(lake.staging_uri(TABLE))
+    for day, n in [("2020-01-01", 3), ("2020-01-02", 0), ("2020-01-03", 5)]:
+        (staging / f"dt={day}").mkdir(parents=True)
+        pq.write_table(pa.table({"x": list(range(n))}), staging / f"dt={day}" / "part-0.parquet")
+    (staging / "dt=2020-01-03" / "_SUCCESS").write_text("")  # markers are not data
+    lake.commit_partitions(TABLE, str(staging), ["2020-01-01", "2020-01-02", "2020-01-03"])
+    assert lake.table_rows(TABLE) == 8
+    report = TableRef(Zone.SMART, "demo", "report")
+    staged = Path(lake.staging_uri(report))
+    staged.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1, 2]}), staged / "part-0.parquet")
+    lake.commit_table(report, str(staged))
+    assert lake.table_rows(report) == 2
+    assert lake.table_rows(TableRef(Zone.SMART, "demo", "absent")) == 0
