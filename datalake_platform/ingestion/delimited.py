@@ -8,6 +8,8 @@ Spark's CSV reader drops provenance and line numbers; hence this small reader.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -17,40 +19,61 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 QUARANTINE_COLUMNS = [PARTITION_COLUMN, "source_file", "line_number", "raw_line", "reason"]
 
 
-def read_lines(spark: SparkSession, files: list[LandingFile], delimiter: str = ",") -> DataFrame:
+def read_lines(
+    spark: SparkSession, files: list[LandingFile], columns: Sequence[str] = (), delimiter: str = ","
+) -> DataFrame:
     """One row per non-blank data line: dt, source_file, line_number, raw_line, header, fields.
 
-    `header` holds the file's first line split and lower-cased; `fields` the line split. Blank
-    lines carry no data and are not rows (the conservation check counts the same way).
+    `header` holds the file's first line split, trimmed and lower-cased; `fields` the line
+    split. For each of `columns`, the file's header position is found once per file (see
+    `field`), and `missing_columns` lists those its header lacks. Blank lines carry no data
+    and are not rows (the conservation check counts the same way).
     """
+    positions = [_position(c) for c in columns]
     if not files:
         return spark.createDataFrame(
-            [], "dt string, source_file string, line_number int, raw_line string, header array<string>, fields array<string>"
+            [],
+            "dt string, source_file string, line_number int, raw_line string, header array<string>, "
+            "fields array<string>, missing_columns string" + "".join(f", {p} int" for p in positions),
         )
     text = spark.read.text([f.path for f in files], wholetext=True)
     # Per-file values first, in their own projection: computed inside the explode's projection
     # they would be recomputed from the whole file for every one of its lines.
     # A byte-order mark can only open the file: stripped from the header line alone.
-    header = F.rtrim(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""), F.lit("\r"))
+    first_line = F.rtrim(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""), F.lit("\r"))
+    header = F.transform(F.split(F.lower(first_line), delimiter), lambda h: F.trim(h))
     per_file = (
         text.select(_source_file().alias("source_file"), _split_lines(F.col("value")).alias("lines"))
         .select(
             _day_of(F.col("source_file")).alias(PARTITION_COLUMN),
             "source_file",
-            F.transform(F.split(F.lower(header), delimiter), lambda h: F.trim(h)).alias("header"),
+            header.alias("header"),
             F.slice("lines", 2, F.greatest(F.size("lines") - 1, F.lit(0))).alias("lines"),
         )
-        .select(PARTITION_COLUMN, "source_file", "header", F.posexplode("lines").alias("pos", "raw_line"))
-        .select(PARTITION_COLUMN, "source_file", "header", "pos", F.rtrim("raw_line", F.lit("\r")).alias("raw_line"))
+        .select(
+            "*",
+            F.array_join(F.array_except(F.array(*[F.lit(c) for c in columns]), F.col("header")), ",").alias("missing_columns"),
+            *[F.array_position("header", c).cast("int").alias(p) for c, p in zip(columns, positions)],
+        )
     )
-    return per_file.where(F.trim("raw_line") != "").select(
+    carried = [PARTITION_COLUMN, "source_file", "header", "missing_columns", *positions]
+    exploded = per_file.select(*carried, F.posexplode("lines").alias("pos", "raw_line")).select(
+        *carried, "pos", F.rtrim("raw_line", F.lit("\r")).alias("raw_line")
+    )
+    return exploded.where(F.trim("raw_line") != "").select(
         PARTITION_COLUMN,
         "source_file",
         (F.col("pos") + 2).cast("int").alias("line_number"),  # 1-based, after the header
         "raw_line",
         "header",
         F.split("raw_line", delimiter, -1).alias("fields"),
+        "missing_columns",
+        *positions,
     )
+
+
+def _position(column: str) -> str:
+    return f"_position_of_{column}"
 
 
 def _split_lines(text: Column) -> Column:
@@ -65,14 +88,9 @@ def _split_lines(text: Column) -> Column:
 
 
 def field(name: str) -> Column:
-    """The trimmed value of column `name` by the file's header; null when the header lacks it."""
-    position = F.array_position(F.col("header"), name)
-    return F.when(position > 0, F.trim(F.try_element_at("fields", position.cast("int"))))
-
-
-def missing_columns(required: list[str]) -> Column:
-    """The required columns absent from the file's header, as a comma-separated string (or '')."""
-    return F.array_join(F.array_except(F.array(*[F.lit(c) for c in required]), F.col("header")), ",")
+    """The trimmed value of column `name` (one of `read_lines`'s `columns`); null when the file lacks it."""
+    position = F.col(_position(name))
+    return F.when(position > 0, F.trim(F.try_element_at("fields", position)))
 
 
 def count_data_lines(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:

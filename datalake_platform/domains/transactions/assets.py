@@ -9,6 +9,7 @@ from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.schemas import DailySales, Purchases, ReportByPerson
 from datalake_platform.domains.transactions.tables import (
     DAILY_SALES,
+    LANDING_COLUMNS,
     LANDING_PURCHASES,
     OWNERS,
     PURCHASES,
@@ -54,11 +55,13 @@ def universal_purchases(
     # One pass parses every line and writes the good rows, observing which files had rejects;
     # a second pass re-reads only those files to write their rejected rows to quarantine.
     seen = Observation("purchases")
-    classified = transforms.classify_purchases(read_lines(session, files)).observe(seen, *transforms.rejection_metrics())
+    classified = transforms.classify_purchases(read_lines(session, files, LANDING_COLUMNS)).observe(seen, *transforms.rejection_metrics())
     kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
-    rejects = transforms.classify_purchases(read_lines(session, [f for f in files if f.relative_path in bad_files]))
+    rejects = transforms.classify_purchases(
+        read_lines(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS)
+    )
     rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
     return dg.MaterializeResult(
         metadata=table_metadata(

@@ -6,8 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions.schemas import MONEY
-from datalake_platform.domains.transactions.tables import LANDING_COLUMNS
-from datalake_platform.ingestion.delimited import QUARANTINE_COLUMNS, field, missing_columns
+from datalake_platform.ingestion.delimited import QUARANTINE_COLUMNS, field
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -15,7 +14,6 @@ MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 # Typed candidate values, parsed once per row in their own projection: the reasons and the
 # universal row read these columns instead of re-parsing the fields for every rule.
 _PARSED = {
-    "_missing": lambda: missing_columns(LANDING_COLUMNS),
     "_person": lambda: field("customer_id"),
     "_date": lambda: F.try_to_date(field("date"), "yyyyMMdd"),
     "_quantity": lambda: field("number_of_cds").try_cast("int"),
@@ -40,7 +38,7 @@ REASONS = (
 def _reasons() -> list[tuple[str, Column]]:
     date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
     broken = [
-        F.col("_missing") != "",
+        F.col("missing_columns") != "",
         F.size("fields") != F.size("header"),
         F.coalesce("_person", F.lit("")) == "",
         date.isNull(),
@@ -63,7 +61,7 @@ def rejection_metrics() -> list[Column]:
 
 
 def classify_purchases(lines: DataFrame) -> DataFrame:
-    """Landing lines (see `ingestion.delimited.read_lines`) with a `reason` (null = good row).
+    """Landing lines (`read_lines(..., LANDING_COLUMNS)`) with a `reason` (null = good row).
 
     Returns provenance (dt, source_file, line_number), the reason, the parsed values, and
     `raw_line` for rejected rows only.
