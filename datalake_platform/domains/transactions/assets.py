@@ -55,7 +55,8 @@ def universal_purchases(
     # One pass parses every line and writes the good rows, observing which files had rejects;
     # a second pass re-reads only those files to write their rejected rows to quarantine.
     seen = Observation("purchases")
-    classified = transforms.classify_purchases(read_lines(session, files, LANDING_COLUMNS)).observe(seen, *transforms.rejection_metrics())
+    lines = read_lines(session, files, LANDING_COLUMNS)
+    classified = transforms.classify_purchases(lines).observe(seen, *transforms.rejection_metrics())
     kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
@@ -111,7 +112,9 @@ def report_by_person(context: dg.AssetExecutionContext, lake: LakeResource, spar
     ).first()[0]
     return dg.MaterializeResult(
         metadata=table_metadata(
-            lake.storage.table_uri(REPORT_BY_PERSON), ReportByPerson, rows=rows,
+            lake.storage.table_uri(REPORT_BY_PERSON),
+            ReportByPerson,
+            rows=rows,
             total_amount=str(total if total is not None else "0.00"),  # exact decimal, not a float
         )
     )

@@ -70,7 +70,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
     reason = F.lit(None).cast("string")
     for name, broken in reversed(_reasons()):
         reason = F.when(broken, F.lit(name)).otherwise(reason)
-    # Narrow, as it is cached between the two writes: the raw line only where it is kept.
+    # Narrow: the raw line only where quarantine keeps it.
     return parsed.withColumn("reason", reason).select(
         "dt", "source_file", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
         "reason", *_PARSED,
