@@ -78,3 +78,11 @@ def test_materializations_are_recorded_per_partition(full_lake):
     key = dg.AssetKey(PURCHASES.key_path)
     materialized = instance.get_materialized_partitions(key)
     assert len(materialized) == 546
+
+
+def test_report_total_in_metadata_is_the_logs_total_to_the_cent(full_lake, raw_log):
+    _, _, instance = full_lake
+    event = instance.get_latest_materialization_event(dg.AssetKey(REPORT_BY_PERSON.key_path))
+    metadata = event.asset_materialization.metadata
+    assert metadata["total_amount"].value == f"{raw_log.cents.sum() // 100}.{raw_log.cents.sum() % 100:02d}"
+    assert metadata["dagster/row_count"].value == 23570
