@@ -21,6 +21,12 @@ class RunSummary:
     failed_checks: list[str]
 
 
+def whole_range_tags(partitions_def: dg.PartitionsDefinition, instance: dg.DagsterInstance) -> dict[str, str]:
+    """Run tags that make one run cover every partition (a single-run backfill)."""
+    keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+
+
 def materialize_all(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -40,10 +46,7 @@ def materialize_all(
     summaries = []
     for group in order:
         pdef, keys = partitions_of[group], by_partitions[group]
-        tags = {}
-        if pdef is not None:
-            partition_keys = pdef.get_partition_keys(dynamic_partitions_store=instance)
-            tags = {ASSET_PARTITION_RANGE_START_TAG: partition_keys[0], ASSET_PARTITION_RANGE_END_TAG: partition_keys[-1]}
+        tags = whole_range_tags(pdef, instance) if pdef is not None else {}
         result = dg.materialize(
             [*defs.assets, *(defs.asset_checks or [])],
             selection=dg.AssetSelection.assets(*keys),

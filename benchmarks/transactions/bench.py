@@ -27,7 +27,6 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from pyspark.sql import functions as F
 
 from datalake_platform.definitions import defs
@@ -42,6 +41,7 @@ from datalake_platform.domains.transactions.tables import (
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.quality.validation import validate
 from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.runs import whole_range_tags
 from datalake_platform.spark.session import get_or_create_session
 from datalake_platform.spark.tables import read_table
 
@@ -58,8 +58,9 @@ def generate_landing(root: Path, rows: int, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
     per_day = np.bincount(rng.integers(0, len(DAYS), rows), minlength=len(DAYS))
     customers = max(rows // 4, 1)
+    storage = LocalLakeStorage(str(root))
     for day, n in zip(DAYS, per_day):
-        folder = root / LANDING_PURCHASES.relative_path / f"dt={day}"
+        folder = Path(storage.partition_uri(LANDING_PURCHASES, day))
         folder.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(
             {
@@ -78,11 +79,11 @@ def plain_pyspark(spark, root: Path) -> int:
     """(a) The reference architecture's script, written the plain way."""
     out = root / "plain"
     shutil.rmtree(out, ignore_errors=True)
-    landing = root / LANDING_PURCHASES.relative_path
+    landing = LocalLakeStorage(str(root)).table_uri(LANDING_PURCHASES)
     raw = (
         spark.read.option("header", True)
         .schema("customer_id string, date string, number_of_cds string, dollar_value string, dt string")
-        .csv(str(landing))
+        .csv(landing)
     )
     universal = raw.select(
         F.col("customer_id").alias("ID_PERSONA"),
@@ -102,17 +103,18 @@ def platform(root: Path, with_checks: bool) -> int:
     selection = dg.AssetSelection.assets(PURCHASES.key_path, REPORT_BY_PERSON.key_path)
     if not with_checks:
         selection = selection.without_checks()
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection=selection,
         resources={"lake": LakeResource(root=str(root)), "spark": SparkResource()},
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]},
+        instance=instance,
+        tags=whole_range_tags(daily_partitions, instance),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    return LocalLakeStorage(str(root)).parquet_rows(LocalLakeStorage(str(root)).table_uri(REPORT_BY_PERSON))
+    return LocalLakeStorage(str(root)).table_rows(REPORT_BY_PERSON)
 
 
 def validation(spark, root: Path, engine: str) -> bool:

@@ -75,10 +75,17 @@ class LakeStorage(ABC):
         names = (Path(p.rstrip("/")).name for p in self.fs.ls(folder, detail=False))
         return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
 
-    def write_empty_parquet(self, uri: str, schema: pa.Schema) -> None:
-        self.fs.makedirs(uri.rsplit("/", 1)[0], exist_ok=True)
-        with self.fs.open(uri, "wb") as fh:
-            pq.write_table(schema.empty_table(), fh)
+    def stage_empty_partitions(self, staging: str, days: list[str], schema: pa.Schema) -> None:
+        """An empty parquet file with `schema` for each of `days` that has nothing staged.
+
+        Spark writes no file for an empty partition; an empty folder would leave the table's
+        schema unknowable (a reader of only empty days fails to infer it).
+        """
+        for day in sorted(set(days) - set(self.staged_days(staging))):
+            folder = f"{staging}/{partition_folder(day)}"
+            self.fs.makedirs(folder, exist_ok=True)
+            with self.fs.open(f"{folder}/part-empty.parquet", "wb") as fh:
+                pq.write_table(schema.empty_table(), fh)
 
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
         """The complete data files of the given days, skipping in-progress and hidden files."""
@@ -113,9 +120,10 @@ class LakeStorage(ABC):
 
     def table_rows(self, ref: TableRef) -> int:
         """Rows of a parquet table, all partitions, from the footers."""
-        table = self.table_uri(ref)
-        folders = [f"{table}/{partition_folder(d)}" for d in self.list_partitions(ref)] or [table]
-        return sum(self.parquet_rows(folder) for folder in folders)
+        days = self.list_partitions(ref)
+        if not days:
+            return self.parquet_rows(self.table_uri(ref))
+        return sum(self.parquet_row_counts(self.table_uri(ref), days).values())
 
     def parquet_row_counts(self, table_uri: str, days: list[str]) -> dict[str, int]:
         """Rows per partition of a partitioned parquet folder."""

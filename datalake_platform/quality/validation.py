@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandera.pyspark as pa
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, GroupedData
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
@@ -142,8 +142,7 @@ def validate(
         # partitions concerned are counted again exactly.
         aggs.append(F.count_distinct(F.xxhash64(*unique)).alias("__distinct"))
     by_partition = partitioned and PARTITION_COLUMN in df.columns
-    grouped = df.groupBy(_partition_key()) if by_partition else df.select("*", F.lit("all").alias("__p")).groupBy("__p")
-    result = grouped.agg(*aggs).collect()
+    result = _by_partition(df, by_partition).agg(*aggs).collect()
     rows, failures = {}, {}
     for rec in result:
         rows[rec["__p"]] = rec["__rows"]
@@ -157,8 +156,10 @@ def validate(
     return ValidationReport(rows=rows, failures=failures)
 
 
-def _partition_key() -> Column:
-    return F.col(PARTITION_COLUMN).cast("string").alias("__p")
+def _by_partition(df: DataFrame, by_partition: bool) -> GroupedData:
+    """Grouped per partition (`__p` = the day), or as one group `__p` = "all"."""
+    key = F.col(PARTITION_COLUMN).cast("string") if by_partition else F.lit("all")
+    return df.groupBy(key.alias("__p"))
 
 
 def _repeated_keys(df: DataFrame, unique: list[str], partitions: list[str], by_partition: bool) -> dict[str, int]:
@@ -166,10 +167,9 @@ def _repeated_keys(df: DataFrame, unique: list[str], partitions: list[str], by_p
     if not partitions:
         return {}
     if by_partition:
-        df = df.where(F.col(PARTITION_COLUMN).cast("string").isin(partitions)).groupBy(_partition_key())
-    else:
-        df = df.select("*", F.lit("all").alias("__p")).groupBy("__p")
-    counted = df.agg(F.count(F.lit(1)).alias("n"), F.count_distinct(*[F.col(u) for u in unique]).alias("d")).collect()
+        df = df.where(F.col(PARTITION_COLUMN).cast("string").isin(partitions))
+    distinct = F.count_distinct(*[F.col(u) for u in unique])
+    counted = _by_partition(df, by_partition).agg(F.count(F.lit(1)).alias("n"), distinct.alias("d")).collect()
     return {r["__p"]: r["n"] - r["d"] for r in counted if r["n"] != r["d"]}
 
 

@@ -13,7 +13,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
+from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
 
 
 def read_table(
@@ -59,26 +59,13 @@ def write_partitions(df: DataFrame, storage: LakeStorage, ref: TableRef, days: l
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging)
         )
-        _stage_empty_days(df, storage, staging, days)
+        data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
+        storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns))
         counts = storage.parquet_row_counts(staging, days)
         storage.commit_partitions(ref, staging, days)
     finally:
         storage.discard(staging)
     return counts
-
-
-def _stage_empty_days(df: DataFrame, storage: LakeStorage, staging: str, days: list[str]) -> None:
-    """An empty parquet file, with the table's schema, for each day Spark wrote nothing for.
-
-    Spark writes no file for an empty partition; an empty folder would leave the table's
-    schema unknowable (a reader of only empty days fails to infer it).
-    """
-    missing = sorted(set(days) - set(storage.staged_days(staging)))
-    if missing:
-        data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
-        schema = to_arrow_schema(data_columns)
-        for day in missing:
-            storage.write_empty_parquet(f"{staging}/{partition_folder(day)}/part-empty.parquet", schema)
 
 
 def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef) -> int:
