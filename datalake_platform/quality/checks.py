@@ -1,7 +1,15 @@
-"""Blocking asset checks every zone table gets: its pandera contract, and nothing lost."""
+"""The blocking checks every zone table gets: its pandera contract, and nothing lost.
+
+The contract is checked inside the asset that writes the table (write-audit-publish): the
+write counts every rule's failures and the staged files are verified before they are
+published. A table that breaks its contract is never visible, not even to a reader outside
+Dagster, and its previous version stays whole. Nothing lost is a separate check that
+recounts landing independently after the write.
+"""
 
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 import pandera.pyspark as pa
@@ -9,48 +17,69 @@ import pandera.pyspark as pa
 from datalake_platform.ingestion.delimited import count_data_lines
 from datalake_platform.lake.tables import TableRef
 from datalake_platform.partitions import describe_days, run_days
-from datalake_platform.quality.validation import validate
+from datalake_platform.quality.validation import ContractAudit, ValidationReport
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table
 
 MAX_PARTITIONS_LISTED = 50
 
 
-def contract_check(
-    ref: TableRef,
-    model: type[pa.DataFrameModel],
-    partitions_def: dg.PartitionsDefinition | None = None,
-    table_rules: Mapping[str, str] | None = None,
-) -> dg.AssetChecksDefinition:
-    """The table's pandera model (and table rules), checked on the run's partitions in one pass."""
+@dataclass(frozen=True)
+class Contract:
+    """A table's pandera model (and table rules), as the blocking `contract` check of its asset."""
 
-    @dg.asset_check(
-        asset=dg.AssetKey(ref.key_path),
-        name="contract",
-        blocking=True,
-        description=f"Rows satisfy the pandera model {model.__name__}"
-        + (f" and the rules {sorted(table_rules)}" if table_rules else "")
-        + "; failures are counted per rule and partition.",
-    )
-    def _contract(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
-        days = run_days(context) if partitions_def else None
-        df = read_table(spark.session(), lake.storage, ref, None, days)  # as stored: types are checked too
-        report = validate(model, df, table_rules, partitioned=partitions_def is not None)
-        return dg.AssetCheckResult(
-            passed=report.passed,
-            metadata={
-                "partitions": describe_days(days) if days is not None else "all",
-                "rows_checked": sum(report.rows.values()),
-                "failures_by_rule": dg.MetadataValue.json(report.failures_by_rule),
-                "failed_partitions": dg.MetadataValue.json(report.failed_partitions[:MAX_PARTITIONS_LISTED]),
-                "failures_by_partition": dg.MetadataValue.json(
-                    {p: report.failures[p] for p in report.failed_partitions[:MAX_PARTITIONS_LISTED]}
-                ),
-                "schema_errors": dg.MetadataValue.json(report.schema_errors),
-            },
+    ref: TableRef
+    model: type[pa.DataFrameModel]
+    table_rules: Mapping[str, str] | None = None
+    partitioned: bool = True
+
+    @property
+    def key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(dg.AssetKey(self.ref.key_path), "contract")
+
+    @property
+    def spec(self) -> dg.AssetCheckSpec:
+        """For the asset's `check_specs`."""
+        rules = f" and the rules {sorted(self.table_rules)}" if self.table_rules else ""
+        return dg.AssetCheckSpec(
+            name=self.key.name,
+            asset=self.key.asset_key,
+            blocking=True,
+            description=f"Rows satisfy the pandera model {self.model.__name__}{rules}, checked on the staged "
+            "write before it is published; failures are counted per rule and partition.",
         )
 
-    return _contract
+    def audit(self, context: dg.AssetExecutionContext) -> ContractAudit | None:
+        """The audit for this write; None when the run left the check out of its selection."""
+        if self.key not in context.selected_asset_check_keys:
+            return None
+        return ContractAudit(self.model, self.table_rules, self.partitioned)
+
+    def outcome(self, audit: ContractAudit | None, days: list[str] | None = None) -> Iterator[dg.AssetCheckResult]:
+        """Yields the check's result; then, if it failed, stops the asset: nothing was published."""
+        if audit is None:
+            return
+        report = audit.report
+        assert report is not None, "the audit was not given to the write"
+        yield dg.AssetCheckResult(
+            check_name=self.key.name, asset_key=self.key.asset_key, passed=report.passed, metadata=_metadata(report, days)
+        )
+        if not report.passed:
+            raise dg.Failure(
+                description=f"{self.ref} breaks its contract; the write was not published and the previous "
+                f"version stays. Failures by rule: {report.failures_by_rule}; schema errors: {report.schema_errors}",
+            )
+
+
+def _metadata(report: ValidationReport, days: list[str] | None) -> dict:
+    listed = report.failed_partitions[:MAX_PARTITIONS_LISTED]
+    return {
+        "partitions": describe_days(days) if days is not None else "all",
+        "rows_checked": sum(report.rows.values()),
+        "failures_by_rule": dg.MetadataValue.json(report.failures_by_rule),
+        "failed_partitions": dg.MetadataValue.json(listed),
+        "failures_by_partition": dg.MetadataValue.json({p: report.failures[p] for p in listed}),
+        "schema_errors": dg.MetadataValue.json(report.schema_errors),
+    }
 
 
 def conservation_check(landing: TableRef, universal: TableRef) -> dg.AssetChecksDefinition:

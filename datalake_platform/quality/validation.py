@@ -1,10 +1,14 @@
-"""Validate a Spark DataFrame against a pandera model in one Spark job.
+"""Validate a Spark DataFrame against a pandera model in one Spark job, or while it is written.
 
 pandera's pyspark backend runs one Spark job per check (and stops counting at the first
 failure of each). A lake table has a dozen checks and hundreds of partitions, so we compile
 the model's column checks into Spark column expressions and count the failures of every
 rule, per partition, in a single aggregation. The pandera model stays the contract: the
 same model validates natively in tests, and both must agree.
+
+`ContractAudit` goes one step further for tables the platform writes (write-audit-publish):
+the rules are counted by the write itself, and the staged files are verified (stored types,
+unique keys) before they are published, so a broken table is never visible to readers.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandera.pyspark as pa
-from pyspark.sql import Column, DataFrame, GroupedData
+from pyspark.sql import Column, DataFrame, GroupedData, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
@@ -132,15 +136,11 @@ def validate(
     errors = schema_errors(model, df)
     if errors:
         return ValidationReport(rows={}, failures={}, schema_errors=errors)
-    rules = compile_rules(model) + [Rule(n, F.expr(e)) for n, e in (extra_rules or {}).items()]
+    rules = all_rules(model, extra_rules)
     unique = model.to_schema().unique or []
-    aggs = [F.count(F.lit(1)).alias("__rows")]
-    aggs += [F.sum(F.when(r.passes, 0).otherwise(1)).alias(f"__r{i}") for i, r in enumerate(rules)]
+    aggs = [F.count(F.lit(1)).alias("__rows"), *[_failing(r).alias(f"__r{i}") for i, r in enumerate(rules)]]
     if unique:
-        # Distinct 64-bit hashes of the key: a tenth of the shuffle of distinct keys. A collision
-        # can only lower the count, so "as many hashes as rows" proves uniqueness; otherwise the
-        # partitions concerned are counted again exactly.
-        aggs.append(F.count_distinct(F.xxhash64(*unique)).alias("__distinct"))
+        aggs.append(_distinct_hashes(unique).alias("__distinct"))
     by_partition = partitioned and PARTITION_COLUMN in df.columns
     result = _by_partition(df, by_partition).agg(*aggs).collect()
     rows, failures = {}, {}
@@ -151,9 +151,79 @@ def validate(
             failures[rec["__p"]] = found
     if unique:
         suspects = [rec["__p"] for rec in result if rec["__rows"] != rec["__distinct"]]
-        for part, repeated in _repeated_keys(df, unique, suspects, by_partition).items():
-            failures.setdefault(part, {})[f"{'+'.join(unique)}:unique"] = repeated
+        _add_unique_failures(failures, df, unique, suspects, by_partition)
     return ValidationReport(rows=rows, failures=failures)
+
+
+def all_rules(model: type[pa.DataFrameModel], extra_rules: Mapping[str, str] | None = None) -> list[Rule]:
+    """The model's compiled rules, then the table rules (`name -> Spark SQL condition`)."""
+    return compile_rules(model) + [Rule(n, F.expr(e)) for n, e in (extra_rules or {}).items()]
+
+
+def _failing(rule: Rule) -> Column:
+    # A rule that evaluates to null (e.g. a comparison with a null) fails.
+    return F.coalesce(F.sum(F.when(rule.passes, 0).otherwise(1)), F.lit(0))
+
+
+def _distinct_hashes(unique: list[str]) -> Column:
+    # Distinct 64-bit hashes of the key: a tenth of the shuffle of distinct keys. A collision
+    # can only lower the count, so "as many hashes as rows" proves uniqueness; otherwise the
+    # partitions concerned are counted again exactly.
+    return F.count_distinct(F.xxhash64(*unique))
+
+
+def _add_unique_failures(
+    failures: dict[str, dict[str, int]], df: DataFrame, unique: list[str], suspects: list[str], by_partition: bool
+) -> None:
+    for part, repeated in _repeated_keys(df, unique, suspects, by_partition).items():
+        failures.setdefault(part, {})[f"{'+'.join(unique)}:unique"] = repeated
+
+
+class ContractAudit:
+    """Write-audit-publish for one write: rules counted while writing, staged files verified.
+
+    `watch` returns the DataFrame to write, with every rule's failures observed by the write
+    job itself (no second pass over the data). `verify` then looks at the staged files, before
+    they are published: their stored types, the observed counts, and the model's unique keys
+    (which no single pass can prove). Only when the observed counts show failures are the
+    staged rows validated again, to say which partitions fail which rule.
+    """
+
+    def __init__(self, model: type[pa.DataFrameModel], extra_rules: Mapping[str, str] | None = None, partitioned: bool = True):
+        self.model, self.extra_rules, self.partitioned = model, extra_rules, partitioned
+        self.report: ValidationReport | None = None
+        self._seen: Observation | None = None
+
+    def watch(self, df: DataFrame) -> DataFrame:
+        rules = all_rules(self.model, self.extra_rules)
+        if not rules or schema_errors(self.model, df):
+            return df  # a missing column cannot be counted; `verify` reports it from the staged files
+        self._seen = Observation()
+        return df.observe(self._seen, *[_failing(r).alias(r.name) for r in rules])
+
+    def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool:
+        """The verdict on the staged rows (`rows`: per partition, or under "all"); kept in `report`."""
+        errors = schema_errors(self.model, staged)
+        observed = self._seen.get if self._seen is not None else {}
+        if errors:
+            self.report = ValidationReport(rows=dict(rows), failures={}, schema_errors=errors)
+        elif any(observed.values()):
+            self.report = validate(self.model, staged, self.extra_rules, self.partitioned)
+        else:
+            self.report = ValidationReport(rows=dict(rows), failures=self._repeated_keys(staged))
+        return self.report.passed
+
+    def _repeated_keys(self, staged: DataFrame) -> dict[str, dict[str, int]]:
+        unique = self.model.to_schema().unique or []
+        failures: dict[str, dict[str, int]] = {}
+        if not unique:
+            return failures
+        by_partition = self.partitioned and PARTITION_COLUMN in staged.columns
+        counted = _by_partition(staged, by_partition).agg(
+            F.count(F.lit(1)).alias("n"), _distinct_hashes(unique).alias("d")
+        ).collect()
+        _add_unique_failures(failures, staged, unique, [r["__p"] for r in counted if r["n"] != r["d"]], by_partition)
+        return failures
 
 
 def _by_partition(df: DataFrame, by_partition: bool) -> GroupedData:

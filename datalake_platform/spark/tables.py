@@ -1,11 +1,15 @@
 """Reading and writing lake tables with Spark, through the storage's commit protocol.
 
 Writers never touch a table's folder: Spark writes into a staging folder in the work area,
-then the storage swaps each partition into place. A run killed mid-write leaves only staging
-debris behind; readers keep seeing the previous version, whole.
+an optional audit judges the staged rows, then the storage swaps each partition into place.
+A run killed mid-write, or a write the audit rejects, leaves the previous version readable
+and whole.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -39,22 +43,34 @@ def read_table(
     return _typed_partition(reader.option("basePath", uri).parquet(*paths), schema)
 
 
+class Audit(Protocol):
+    """Write-audit-publish: sees the rows while they are written, then judges the staged files."""
+
+    def watch(self, df: DataFrame) -> DataFrame: ...
+
+    def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
+
+
 def _typed_partition(df: DataFrame, schema: StructType | None) -> DataFrame:
     if schema is None and PARTITION_COLUMN in df.columns:
         return df.withColumn(PARTITION_COLUMN, F.to_date(PARTITION_COLUMN))
     return df
 
 
-def write_partitions(df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str]) -> dict[str, int]:
+def write_partitions(
+    df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str], audit: Audit | None = None
+) -> dict[str, int]:
     """Replace the given partitions of `ref` with `df` (which holds a `dt` column); rows per day.
 
     Days in `days` with no rows in `df` become empty partitions, so a re-run never leaves a
     stale partition behind. Rows are counted from the written parquet footers, not by a scan.
+    With an `audit`, nothing is published unless it passes the staged rows.
     """
     staging = storage.staging_uri(ref)
     try:
         (
-            df.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
+            _watched(df, audit)
+            .withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
             .write.mode("overwrite")
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging)
@@ -62,20 +78,35 @@ def write_partitions(df: DataFrame, storage: LakeStorage, ref: TableRef, days: l
         data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
         storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns))
         counts = storage.parquet_row_counts(staging, days)
-        storage.commit_partitions(ref, staging, days)
+        if _passes(audit, df, staging, counts):
+            storage.commit_partitions(ref, staging, days)
     finally:
         storage.discard(staging)
     return counts
 
 
-def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef) -> int:
-    """Replace the whole unpartitioned table `ref` with `df`; returns its row count."""
+def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit | None = None) -> int:
+    """Replace the whole unpartitioned table `ref` with `df`; returns its row count.
+
+    With an `audit`, nothing is published unless it passes the staged rows.
+    """
     staging = storage.staging_uri(ref)
     try:
-        df.write.mode("overwrite").parquet(staging)
+        _watched(df, audit).write.mode("overwrite").parquet(staging)
         rows = storage.parquet_rows(staging)
-        storage.commit_table(ref, staging)
+        if _passes(audit, df, staging, {"all": rows}):
+            storage.commit_table(ref, staging)
     finally:
         storage.discard(staging)
     return rows
 
+
+def _watched(df: DataFrame, audit: Audit | None) -> DataFrame:
+    return audit.watch(df) if audit is not None else df
+
+
+def _passes(audit: Audit | None, df: DataFrame, staging: str, rows: Mapping[str, int]) -> bool:
+    if audit is None:
+        return True
+    staged = _typed_partition(df.sparkSession.read.parquet(staging), None)  # the types as stored
+    return audit.verify(staged, rows)

@@ -1,11 +1,14 @@
 """The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
 
 
+from collections.abc import Iterator
+
 import dagster as dg
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions import transforms
+from datalake_platform.domains.transactions.checks import DAILY_SALES_CONTRACT, PURCHASES_CONTRACT, REPORT_CONTRACT
 from datalake_platform.domains.transactions.schemas import DailySales, Purchases, ReportByPerson
 from datalake_platform.domains.transactions.tables import (
     DAILY_SALES,
@@ -42,12 +45,13 @@ landing_purchases = dg.AssetSpec(
     group_name=PURCHASES.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
+    check_specs=[PURCHASES_CONTRACT.spec],
     description="Typed, validated purchases (ID_TRANSACCION, ID_PERSONA, FECHA, CANTIDAD, MONTO) per day. "
     "Rows that break a rule go to quarantine/transactions/purchases with the raw line and the reason.",
 )
 def universal_purchases(
     context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     days = run_days(context)
     session, storage = spark.session(), lake.storage
     files = storage.list_landing_files(LANDING_PURCHASES, days)
@@ -57,14 +61,16 @@ def universal_purchases(
     seen = Observation("purchases")
     lines = read_lines(session, files, LANDING_COLUMNS)
     classified = transforms.classify_purchases(lines).observe(seen, *transforms.rejection_metrics())
-    kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days)
+    audit = PURCHASES_CONTRACT.audit(context)
+    kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days, audit)
+    yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
     rejects = transforms.classify_purchases(
         read_lines(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS)
     )
     rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=table_metadata(
             storage.table_uri(PURCHASES),
             Purchases,
@@ -86,13 +92,18 @@ def universal_purchases(
     group_name=DAILY_SALES.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
+    check_specs=[DAILY_SALES_CONTRACT.spec],
     description="Per day: purchases, distinct persons, CDs and amount sold.",
 )
-def daily_sales(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+def daily_sales(
+    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     days = run_days(context)
     purchases = read_table(spark.session(), lake.storage, PURCHASES, spark_schema(Purchases), days)
-    rows = write_partitions(transforms.daily_sales(purchases), lake.storage, DAILY_SALES, days)
-    return dg.MaterializeResult(metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows))
+    audit = DAILY_SALES_CONTRACT.audit(context)
+    rows = write_partitions(transforms.daily_sales(purchases), lake.storage, DAILY_SALES, days, audit)
+    yield from DAILY_SALES_CONTRACT.outcome(audit, days)
+    yield dg.MaterializeResult(metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows))
 
 
 @dg.asset(
@@ -101,16 +112,21 @@ def daily_sales(context: dg.AssetExecutionContext, lake: LakeResource, spark: Sp
     group_name=REPORT_BY_PERSON.group_name,
     kinds={"spark", "parquet"},
     owners=OWNERS,
+    check_specs=[REPORT_CONTRACT.spec],
     description="The batch report of the reference architecture: MONTO_TRANSACCIONES = SUM(MONTO) per "
     "ID_PERSONA over all days, with the purchase count and first and last purchase dates.",
 )
-def report_by_person(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+def report_by_person(
+    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     purchases = read_table(spark.session(), lake.storage, PURCHASES, spark_schema(Purchases))
     summed = Observation("report_by_person")  # the total, observed while writing: no second pass
     report = transforms.report_by_person(purchases).observe(summed, F.sum("MONTO_TRANSACCIONES").alias("total"))
-    rows = write_table(report, lake.storage, REPORT_BY_PERSON)
+    audit = REPORT_CONTRACT.audit(context)
+    rows = write_table(report, lake.storage, REPORT_BY_PERSON, audit)
+    yield from REPORT_CONTRACT.outcome(audit)
     total = summed.get["total"]
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=table_metadata(
             lake.storage.table_uri(REPORT_BY_PERSON),
             ReportByPerson,

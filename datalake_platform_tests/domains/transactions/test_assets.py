@@ -114,23 +114,37 @@ def test_rerun_replaces_a_partition_with_the_same_data(lake, cdnow):
     pd.testing.assert_frame_equal(first, second)
 
 
-@pytest.mark.parametrize("bug", ["negative_amounts", "amount_type_changed"])
-def test_a_failing_blocking_check_stops_downstream_assets(lake, cdnow, monkeypatch, bug):
-    """A transform bug fails the contract, and daily_sales is not built from the bad rows."""
+BUGS = {
+    "negative_amounts": lambda df: df.withColumn("MONTO", (-F.col("MONTO") - 1).cast(MONEY)),
+    "amount_type_changed": lambda df: df.withColumn("MONTO", -F.col("MONTO") - 1),  # decimal(13,2)
+    "rows_doubled": lambda df: df.unionAll(df),  # what a file ingested twice would do
+}
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_a_transform_bug_is_never_published_and_stops_downstream_assets(lake, cdnow, monkeypatch, bug):
+    """Write-audit-publish: the contract fails on the staged write, the previous version stays, downstream waits."""
     n = land_cdnow_day(lake, cdnow, DAY)
+    assert materialize(lake, UNIVERSAL, partition_key=DAY).success
+    published = _universal(lake).sort_values("ID_TRANSACCION").reset_index(drop=True)
     correct = transforms.purchases
-    negated = -F.col("MONTO") - 1  # decimal(13,2): the stored type changes too, unless cast back
-    broken = negated.cast(MONEY) if bug == "negative_amounts" else negated
-    monkeypatch.setattr(transforms, "purchases", lambda c: correct(c).withColumn("MONTO", broken))
+    monkeypatch.setattr(transforms, "purchases", lambda c: BUGS[bug](correct(c)))
+
     result = materialize(lake, [UNIVERSAL, "smart/transactions/daily_sales"], partition_key=DAY)
     assert not result.success
     contract = check_results(result)[f"{UNIVERSAL}:contract"]
     assert not contract.passed
-    if bug == "negative_amounts":
-        assert contract.metadata["failures_by_rule"].value == {"MONTO:greater_than_or_equal_to": n}
-        assert contract.metadata["failed_partitions"].value == [DAY]
-    else:
+    expected = {
+        "negative_amounts": {"MONTO:greater_than_or_equal_to": n},
+        "amount_type_changed": {},
+        "rows_doubled": {"ID_TRANSACCION:unique": n},
+    }[bug]
+    assert contract.metadata["failures_by_rule"].value == expected
+    assert contract.metadata["failed_partitions"].value == ([DAY] if expected else [])
+    if bug == "amount_type_changed":
         assert contract.metadata["schema_errors"].value == ["MONTO: type decimal(13,2), expected decimal(12,2)"]
+    assert not result.asset_materializations_for_node("universal__transactions__purchases")
+    pd.testing.assert_frame_equal(_universal(lake).sort_values("ID_TRANSACCION").reset_index(drop=True), published)
     assert not result.asset_materializations_for_node("smart__transactions__daily_sales")
     assert lake.list_partitions(DAILY_SALES) == []
 
