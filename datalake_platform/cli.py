@@ -34,12 +34,21 @@ def _environment() -> tuple[str, Path]:
 
 
 def seed() -> int:
+    """Copy the sample data into landing, and register its days as partitions (as the sensors would)."""
+    import dagster as dg
+
+    from datalake_platform.definitions import LANDING_TABLES
+    from datalake_platform.ingestion.landing import register_landing
     from datalake_platform.lake.storage import storage_for_root
     from datalake_platform.seeding import seed_all
 
     root, _ = _environment()
-    for result in seed_all(storage_for_root(root)):
+    storage = storage_for_root(root)
+    for result in seed_all(storage):
         print(f"seeded {result}")
+    with dg.DagsterInstance.get() as instance:
+        for table, days in register_landing(instance, storage, LANDING_TABLES).items():
+            print(f"partitions of {table}: {len(days)} new days registered")
     return 0
 
 

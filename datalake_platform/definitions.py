@@ -7,9 +7,11 @@ import os
 import dagster as dg
 
 from datalake_platform.domains.transactions import assets as transactions
+from datalake_platform.domains.transactions import sensors as transactions_sensors
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 
+LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
 ENVIRONMENTS = ("local",)  # aws, gcp, azure: storage and compute backends still to come
 
 
@@ -28,6 +30,7 @@ defs = dg.Definitions(
         transactions.report_by_person,
     ],
     asset_checks=transactions_checks,
+    sensors=[transactions_sensors.purchases_files],
     resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
     # One run = one process = one Spark session, shared by every step of the run.
     executor=dg.in_process_executor,

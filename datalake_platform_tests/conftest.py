@@ -9,7 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from datalake_platform.definitions import defs
+from datalake_platform.definitions import LANDING_TABLES, defs
+from datalake_platform.domains.transactions.sensors import LANDING
+from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.domains.transactions.seed import cdnow_by_day
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
@@ -53,13 +55,21 @@ def land_cdnow_day(storage: LakeStorage, cdnow: dict[str, list[str]], day: str) 
 
 
 def materialize(storage: LakeStorage, selection: str, partition_key: str | None = None, **kwargs) -> dg.ExecuteInProcessResult:
-    """Run the real asset and check definitions of the platform against a test lake."""
+    """Run the real asset and check definitions of the platform against a test lake.
+
+    The days in landing (and `partition_key`) are registered as partitions first, as the
+    landing sensor would have done.
+    """
+    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    register_landing(instance, storage, LANDING_TABLES)
+    if partition_key:
+        register_days(instance, LANDING, [partition_key])
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection=selection,
         partition_key=partition_key,
         resources=resources_for(storage),
-        instance=kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral(),
+        instance=instance,
         raise_on_error=kwargs.pop("raise_on_error", False),
         **kwargs,
     )

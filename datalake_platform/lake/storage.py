@@ -31,8 +31,13 @@ _IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".crc")
 class LandingFile:
     path: str  # absolute path or URI, as Spark reads it
     relative_path: str  # relative to the table's folder: `dt=YYYY-MM-DD/name.csv`
-    day: str
+    day: str  # what follows `dt=` in the folder name (not necessarily a valid day)
     size: int
+    version: str = ""  # the store's etag or modification time: changes when the content may have
+
+    @property
+    def name(self) -> str:
+        return self.relative_path.rsplit("/", 1)[-1]
 
 
 def is_data_file(name: str) -> bool:
@@ -95,17 +100,39 @@ class LakeStorage(ABC):
             if not self.fs.exists(folder):
                 continue
             for info in self.fs.ls(folder, detail=True):
-                name = Path(info["name"].rstrip("/")).name
-                if info["type"] == "file" and is_data_file(name):
-                    files.append(
-                        LandingFile(
-                            path=self._full(info["name"]),
-                            relative_path=f"{partition_folder(day)}/{name}",
-                            day=day,
-                            size=int(info["size"]),
-                        )
-                    )
+                if info["type"] == "file" and is_data_file(Path(info["name"].rstrip("/")).name):
+                    files.append(self._landing_file(info, partition_folder(day)))
         return sorted(files, key=lambda f: f.relative_path)
+
+    def landing_folders(self, ref: TableRef) -> dict[str, list[LandingFile]]:
+        """Every `dt=` folder of a landing table and all the files under it, in one listing.
+
+        Unlike `list_landing_files`, nothing is skipped: markers (`_SUCCESS`), in-progress names
+        and files in subfolders (`_temporary/...`) are listed too, for the caller to judge.
+        """
+        table = self.table_uri(ref)
+        if not self.fs.exists(table):
+            return {}
+        folders: dict[str, list[LandingFile]] = {}
+        for info in self.fs.find(table, detail=True).values():
+            relative = self._relative_to(info["name"], table)
+            folder = relative.split("/", 1)[0]
+            if folder.startswith(f"{PARTITION_COLUMN}=") and "/" in relative:
+                folders.setdefault(folder, []).append(self._landing_file(info, folder, relative))
+        return folders
+
+    def _landing_file(self, info: dict, folder: str, relative: str | None = None) -> LandingFile:
+        name = Path(info["name"].rstrip("/")).name
+        return LandingFile(
+            path=self._full(info["name"]),
+            relative_path=relative or f"{folder}/{name}",
+            day=folder[len(PARTITION_COLUMN) + 1 :],
+            size=int(info["size"]),
+            version=_version(info),
+        )
+
+    def _relative_to(self, name: str, table: str) -> str:
+        return name[len(self.fs._strip_protocol(table).rstrip("/")) + 1 :]
 
     def parquet_rows(self, folder: str) -> int:
         """Rows of the parquet files in one folder, read from their footers: no data scan."""
@@ -187,6 +214,14 @@ class LocalLakeStorage(LakeStorage):
         target.parent.mkdir(parents=True, exist_ok=True)
         _replace_dir(Path(staging), target)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _version(info: dict) -> str:
+    """What changes when a file is rewritten: the object's etag where the store has one, else its mtime."""
+    for key in ("ETag", "etag", "md5Hash", "mtime", "LastModified", "last_modified", "updated"):
+        if info.get(key) is not None:
+            return str(info[key]).strip('"')
+    return ""
 
 
 def _replace_dir(new: Path, target: Path) -> None:

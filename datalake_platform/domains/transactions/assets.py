@@ -17,7 +17,7 @@ from datalake_platform.domains.transactions.tables import (
     OWNERS,
     PURCHASES,
     REPORT_BY_PERSON,
-    daily_partitions,
+    landing_days,
 )
 from datalake_platform.ingestion.delimited import read_lines
 from datalake_platform.metadata import table_metadata
@@ -31,7 +31,7 @@ landing_purchases = dg.AssetSpec(
     group_name=LANDING_PURCHASES.group_name,
     kinds={"csv"},
     owners=OWNERS,
-    partitions_def=daily_partitions,
+    partitions_def=landing_days,
     description="CDNOW purchase lines exactly as they arrived: one CSV per day under dt=YYYY-MM-DD/, "
     "header customer_id,date,number_of_cds,dollar_value. Never modified by the platform.",
 )
@@ -40,7 +40,7 @@ landing_purchases = dg.AssetSpec(
 @dg.asset(
     key=PURCHASES.key_path,
     deps=[landing_purchases],
-    partitions_def=daily_partitions,
+    partitions_def=landing_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=PURCHASES.group_name,
     kinds={"spark", "parquet"},
@@ -87,7 +87,7 @@ def universal_purchases(
 @dg.asset(
     key=DAILY_SALES.key_path,
     deps=[universal_purchases],
-    partitions_def=daily_partitions,
+    partitions_def=landing_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=DAILY_SALES.group_name,
     kinds={"spark", "parquet"},

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from datalake_platform.definitions import defs
+from datalake_platform.definitions import LANDING_TABLES, defs
+from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.domains.transactions.seed import SAMPLE
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
@@ -18,6 +19,7 @@ def full_lake(tmp_path_factory, spark):
     storage = LocalLakeStorage(str(tmp_path_factory.mktemp("full") / "lake"))
     seed_all(storage)
     instance = dg.DagsterInstance.ephemeral()
+    register_landing(instance, storage, LANDING_TABLES)
     summaries = materialize_all(defs, instance, resources=resources_for(storage))
     return storage, summaries, instance
 

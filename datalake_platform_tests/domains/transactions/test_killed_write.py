@@ -20,7 +20,8 @@ KILLER = textwrap.dedent(
     import dagster as dg
     from datalake_platform.lake import storage as st
     from datalake_platform_tests.conftest import resources_for
-    from datalake_platform.definitions import defs
+    from datalake_platform.definitions import LANDING_TABLES, defs
+    from datalake_platform.ingestion.landing import register_landing
 
     root, moment = sys.argv[1], sys.argv[2]
     real_replace, calls = st._replace_dir, []
@@ -32,10 +33,13 @@ KILLER = textwrap.dedent(
         real_replace(new, target)
 
     st._replace_dir = replace_then_die
+    instance = dg.DagsterInstance.ephemeral()
+    register_landing(instance, st.LocalLakeStorage(root), LANDING_TABLES)
     dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection="universal/transactions/purchases",
         resources=resources_for(st.LocalLakeStorage(root)),
+        instance=instance,
         tags={"dagster/asset_partition_range_start": "1997-01-02", "dagster/asset_partition_range_end": "1997-01-03"},
     )
     """

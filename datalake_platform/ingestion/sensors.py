@@ -1,0 +1,97 @@
+"""One sensor per landing table: new or changed day folders become runs of their partitions.
+
+Each tick lists the landing table once through the lake's storage (the same code lists a local
+folder or a bucket), fingerprints every ready day folder from the listing alone, and compares
+with the cursor, which Dagster keeps in the instance across daemon restarts. Days never seen
+become partitions; days whose fingerprint changed are requested, as few runs as possible: one
+per contiguous range of partitions (a single-run backfill), at most MAX_DAYS_PER_RUN days each.
+A day whose files did not change is never requested again, however many ticks see it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from datalake_platform.ingestion.landing import LandingScan, LandingTable, scan_landing
+from datalake_platform.resources import LakeResource
+
+MAX_DAYS_PER_RUN = 366  # one Spark run per range; a year of days keeps a run's plan small
+INTERVAL_SECONDS = int(os.environ.get("DATALAKE_SENSOR_INTERVAL_SECONDS", "30"))
+
+
+@dataclass
+class Cursor:
+    """What the sensor has requested so far: a fingerprint per day, and a tick counter."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    requests: int = 0  # ticks that requested runs: part of each run key
+    malformed: list[str] = field(default_factory=list)  # already reported
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor:
+        return cls(**json.loads(text)) if text else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"digests": self.digests, "requests": self.requests, "malformed": self.malformed}, sort_keys=True)
+
+
+def plan_tick(scan: LandingScan, cursor: Cursor, known_days: list[str]) -> tuple[list[str], list[list[str]], Cursor]:
+    """(days to register, runs to request as lists of consecutive partition keys, the next cursor)."""
+    new_days = sorted(set(scan.digests) - set(known_days))
+    order = [*known_days, *new_days]  # dynamic partitions keep the order they were added in
+    changed = {d for d, digest in scan.digests.items() if cursor.digests.get(d) != digest}
+    runs: list[list[str]] = []
+    for i, day in enumerate(order):
+        if day not in changed:
+            continue
+        consecutive = runs and order[i - 1] == runs[-1][-1] and len(runs[-1]) < MAX_DAYS_PER_RUN
+        if consecutive:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    following = Cursor(
+        digests=dict(scan.digests), requests=cursor.requests + (1 if runs else 0), malformed=sorted(scan.malformed)
+    )
+    return new_days, runs, following
+
+
+def run_request(landing: LandingTable, days: list[str], tick: int) -> dg.RunRequest:
+    # The run key makes a request idempotent if the tick is evaluated again before its cursor is saved.
+    key = f"{tick}:{days[0]}...{days[-1]}"
+    if len(days) == 1:
+        return dg.RunRequest(run_key=key, asset_selection=list(landing.targets), partition_key=days[0])
+    tags = {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+    return dg.RunRequest(run_key=key, asset_selection=list(landing.targets), tags=tags)
+
+
+def landing_sensor(landing: LandingTable) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=f"{landing.name}_files",
+        description=f"Requests runs of {', '.join(k.to_user_string() for k in landing.targets)} for the days whose "
+        f"files in {landing.ref} are new or changed; registers new days as partitions.",
+        asset_selection=list(landing.targets),
+        minimum_interval_seconds=INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+        cursor = Cursor.parse(context.cursor)
+        scan = scan_landing(lake.storage, landing)
+        known = landing.partitions.get_partition_keys(dynamic_partitions_store=context.instance)
+        new_days, runs, following = plan_tick(scan, cursor, known)
+        for folder in sorted(set(scan.malformed) - set(cursor.malformed)):
+            context.log.warning(f"{landing.ref}/{folder}: not a dt=YYYY-MM-DD folder, so not a partition; its files are not ingested")
+        if scan.waiting:
+            context.log.info(f"still being written (no completion marker yet): {', '.join(scan.waiting[:20])}")
+        return dg.SensorResult(
+            run_requests=[run_request(landing, days, following.requests) for days in runs],
+            dynamic_partitions_requests=[landing.partitions.build_add_request(new_days)] if new_days else [],
+            cursor=following.dump(),
+            skip_reason=None if runs else f"no new or changed files in {landing.ref} ({len(scan.digests)} days)",
+        )
+
+    return _sensor
