@@ -8,7 +8,7 @@ Spark's CSV reader drops provenance and line numbers; hence this small reader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,21 +20,26 @@ QUARANTINE_COLUMNS = [PARTITION_COLUMN, "source_file", "line_number", "raw_line"
 
 
 def read_lines(
-    spark: SparkSession, files: list[LandingFile], columns: Sequence[str] = (), delimiter: str = ","
+    spark: SparkSession,
+    files: list[LandingFile],
+    columns: Sequence[str] = (),
+    delimiter: str = ",",
+    duplicates: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """One row per non-blank data line: dt, source_file, line_number, raw_line, header, fields.
 
     `header` holds the file's first line split, trimmed and lower-cased; `fields` the line
     split. For each of `columns`, the file's header position is found once per file (see
-    `field`), and `missing_columns` lists those its header lacks. Blank lines carry no data
-    and are not rows (the conservation check counts the same way).
+    `field`), and `missing_columns` lists those its header lacks. `duplicate_of` names the file
+    whose bytes this file repeats (from `duplicates`, see ingestion.manifest), else null. Blank
+    lines carry no data and are not rows (the conservation check counts the same way).
     """
     positions = [_position(c) for c in columns]
     if not files:
         return spark.createDataFrame(
             [],
             "dt string, source_file string, line_number int, raw_line string, header array<string>, "
-            "fields array<string>, missing_columns string" + "".join(f", {p} int" for p in positions),
+            "fields array<string>, missing_columns string, duplicate_of string" + "".join(f", {p} int" for p in positions),
         )
     text = spark.read.text([f.path for f in files], wholetext=True)
     # Per-file values first, in their own projection: computed inside the explode's projection
@@ -68,8 +73,16 @@ def read_lines(
         "header",
         F.split("raw_line", delimiter, -1).alias("fields"),
         "missing_columns",
+        _duplicate_of(duplicates or {}).alias("duplicate_of"),
         *positions,
     )
+
+
+def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
+    if not duplicates:
+        return F.lit(None).cast("string")
+    pairs = [F.lit(x) for item in sorted(duplicates.items()) for x in item]
+    return F.element_at(F.create_map(*pairs), F.col("source_file"))
 
 
 def _position(column: str) -> str:

@@ -21,6 +21,7 @@ class ServiceArea(StrEnum):
     """Areas of the lake that are not zones: no asset reads them as input."""
 
     QUARANTINE = "quarantine"  # rejected rows, with the reason
+    MANIFEST = "manifest"  # which landing files were ingested, their content hash, duplicates
     WORK = "work"  # staging for atomic commits, checkpoints, scratch
 
 
@@ -50,6 +51,10 @@ class TableRef:
     def quarantine(self) -> TableRef:
         """Where the rows this table rejected are kept."""
         return TableRef(ServiceArea.QUARANTINE, self.domain, self.table)
+
+    def manifest(self) -> TableRef:
+        """Where the landing files ingested into this table are recorded."""
+        return TableRef(ServiceArea.MANIFEST, self.domain, self.table)
 
     def __str__(self) -> str:
         return self.relative_path

@@ -19,12 +19,15 @@ from datalake_platform.domains.transactions.tables import (
     REPORT_BY_PERSON,
     landing_days,
 )
+from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.delimited import read_lines
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.tables import read_table, write_partitions, write_table
+
+MAX_LISTED = 100  # files named in metadata; the manifest has them all
 
 landing_purchases = dg.AssetSpec(
     key=LANDING_PURCHASES.key_path,
@@ -55,11 +58,13 @@ def universal_purchases(
     days = run_days(context)
     session, storage = spark.session(), lake.storage
     files = storage.list_landing_files(LANDING_PURCHASES, days)
-    context.log.info(f"{len(files)} landing files for {len(days)} days")
+    entries = manifest.judge(storage, LANDING_PURCHASES, files)
+    duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
+    context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
     # One pass parses every line and writes the good rows, observing which files had rejects;
     # a second pass re-reads only those files to write their rejected rows to quarantine.
     seen = Observation("purchases")
-    lines = read_lines(session, files, LANDING_COLUMNS)
+    lines = read_lines(session, files, LANDING_COLUMNS, duplicates=duplicates)
     classified = transforms.classify_purchases(lines).observe(seen, *transforms.rejection_metrics())
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days, audit)
@@ -67,9 +72,10 @@ def universal_purchases(
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
     rejects = transforms.classify_purchases(
-        read_lines(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS)
+        read_lines(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates)
     )
     rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
+    manifest.write(storage, LANDING_PURCHASES, days, entries)
     yield dg.MaterializeResult(
         metadata=table_metadata(
             storage.table_uri(PURCHASES),
@@ -80,6 +86,7 @@ def universal_purchases(
             quarantined_rows=sum(rejected.values()),
             quarantine_reasons=dg.MetadataValue.json({r: metrics[r] for r in transforms.REASONS if metrics[r]}),
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
+            duplicate_files=dg.MetadataValue.json(dict(list(duplicates.items())[:MAX_LISTED])),
         )
     )
 

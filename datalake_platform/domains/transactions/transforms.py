@@ -23,6 +23,7 @@ _PARSED = {
 
 # Quarantine reasons, checked in this order; a row gets the first that applies.
 REASONS = (
+    "duplicate_file",
     "missing_column",
     "wrong_field_count",
     "missing_person",
@@ -38,6 +39,7 @@ REASONS = (
 def _reasons() -> list[tuple[str, Column]]:
     date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
     broken = [
+        F.col("duplicate_of").isNotNull(),
         F.col("missing_columns") != "",
         F.size("fields") != F.size("header"),
         F.coalesce("_person", F.lit("")) == "",

@@ -1,0 +1,133 @@
+"""The manifest of a landing table: every file ingested, its content hash, and its duplicates.
+
+Exactly once, by content: a landing file whose bytes equal those of a file already ingested
+(under another name, in any day) is a duplicate, and its rows go to quarantine with reason
+`duplicate_file` instead of into universal a second time. The file ingested first keeps its
+rows; re-running either day keeps that verdict, because each entry remembers when its file was
+first ingested. Hashing every file would read all of landing again, so only files whose size
+equals another file's are hashed (bytes can only be equal if sizes are).
+
+The manifest is a partitioned parquet table in the `manifest` service area, one `dt=` folder per
+day, replaced with the universal partition it describes. No library keeps such a registry for
+plain files on any store (Auto Loader's is Databricks-only), hence this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import asdict, dataclass, replace
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datalake_platform.lake.storage import LakeStorage, LandingFile
+from datalake_platform.lake.tables import TableRef, partition_folder
+
+DUPLICATE_FILE = "duplicate_file"
+
+
+@dataclass(frozen=True)
+class Entry:
+    source_file: str  # dt=YYYY-MM-DD/name, relative to the landing table
+    size: int
+    version: str
+    first_ingested: str  # ISO timestamp (UTC) of the first run that ingested these bytes under this name
+    sha256: str | None = None  # computed only when another file has the same size
+    duplicate_of: str | None = None  # the file ingested first with the same bytes
+
+    @property
+    def day(self) -> str:
+        return self.source_file.split("/", 1)[0].split("=", 1)[1]
+
+
+SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("size", pa.int64()),
+        ("version", pa.string()),
+        ("first_ingested", pa.string()),
+        ("sha256", pa.string()),
+        ("duplicate_of", pa.string()),
+    ]
+)
+
+
+def judge(storage: LakeStorage, landing: TableRef, files: list[LandingFile], now: dt.datetime | None = None) -> list[Entry]:
+    """The manifest entries of `files` (one run's days), each with its duplicate verdict."""
+    now_text = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="microseconds")
+    recorded = {e.source_file: e for e in read(storage, landing)}
+    current = [_entry(f, recorded.get(f.relative_path), now_text) for f in files]
+    run_days = {f.day for f in files}
+    others = [e for e in recorded.values() if e.day not in run_days]
+    everyone = _hash_same_sizes(storage, landing, [*others, *current], {e.source_file for e in current})
+    first_by_hash: dict[str, Entry] = {}
+    for e in sorted(everyone, key=lambda e: (e.first_ingested, e.source_file)):
+        if e.sha256 is not None:
+            first_by_hash.setdefault(e.sha256, e)
+    judged = []
+    for e in everyone[len(others) :]:
+        first = first_by_hash.get(e.sha256) if e.sha256 else None
+        judged.append(replace(e, duplicate_of=first.source_file if first and first.source_file != e.source_file else None))
+    return judged
+
+
+def _entry(file: LandingFile, recorded: Entry | None, now: str) -> Entry:
+    unchanged = recorded is not None and (recorded.size, recorded.version) == (file.size, file.version)
+    if unchanged:
+        return replace(recorded, duplicate_of=None)
+    return Entry(file.relative_path, file.size, file.version, now)
+
+
+def _hash_same_sizes(storage: LakeStorage, landing: TableRef, entries: list[Entry], current: set[str]) -> list[Entry]:
+    """`entries` with a sha256 for every file that shares its size with a file of this run."""
+    sizes: dict[int, int] = {}
+    for e in entries:
+        sizes[e.size] = sizes.get(e.size, 0) + 1
+    current_sizes = {e.size for e in entries if e.source_file in current}
+    out = []
+    for e in entries:
+        if e.sha256 is None and sizes[e.size] > 1 and e.size in current_sizes:
+            e = replace(e, sha256=_sha256(storage, f"{storage.table_uri(landing)}/{e.source_file}"))
+        out.append(e)
+    return out
+
+
+def _sha256(storage: LakeStorage, uri: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with storage.fs.open(uri, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None  # an ingested file since removed from landing: its bytes can no longer be compared
+    return digest.hexdigest()
+
+
+def read(storage: LakeStorage, landing: TableRef) -> list[Entry]:
+    """Every entry of the manifest, all days."""
+    ref = landing.manifest()
+    entries = []
+    for day in storage.list_partitions(ref):
+        folder = storage.partition_uri(ref, day)
+        for name in storage.fs.ls(folder, detail=False):
+            if name.endswith(".parquet"):
+                with storage.fs.open(name, "rb") as fh:
+                    entries += [Entry(**row) for row in pq.read_table(fh, schema=SCHEMA).to_pylist()]
+    return entries
+
+
+def write(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> None:
+    """Replace the manifest partitions of `days` with `entries` (a day with none becomes empty)."""
+    ref = landing.manifest()
+    staging = storage.staging_uri(ref)
+    try:
+        for day in days:
+            rows = [asdict(e) for e in entries if e.day == day]
+            folder = f"{staging}/{partition_folder(day)}"
+            storage.fs.makedirs(folder, exist_ok=True)
+            with storage.fs.open(f"{folder}/files.parquet", "wb") as fh:
+                pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
+        storage.commit_partitions(ref, staging, days)
+    finally:
+        storage.discard(staging)
