@@ -30,7 +30,8 @@ def read_lines(
 
     `header` holds the file's first line split, trimmed and lower-cased; `fields` the line
     split. For each of `columns`, the file's header position is found once per file (see
-    `field`), and `missing_columns` lists those its header lacks. `duplicate_of` names the file
+    `field`), and `missing_columns` lists those its header lacks; `extra_columns` lists the
+    header's other columns, whose values each row carries in `rescued_data` (JSON). `duplicate_of` names the file
     whose bytes this file repeats (from `duplicates`, see ingestion.manifest), else null. Blank
     lines carry no data and are not rows (the conservation check counts the same way).
     """
@@ -39,7 +40,9 @@ def read_lines(
         return spark.createDataFrame(
             [],
             "dt string, source_file string, line_number int, raw_line string, header array<string>, "
-            "fields array<string>, missing_columns string, duplicate_of string" + "".join(f", {p} int" for p in positions),
+            "fields array<string>, missing_columns string, extra_columns array<string>, duplicate_of string"
+            + "".join(f", {p} int" for p in positions)
+            + ", rescued_data string",
         )
     text = spark.read.text([f.path for f in files], wholetext=True)
     # Per-file values first, in their own projection: computed inside the explode's projection
@@ -47,6 +50,9 @@ def read_lines(
     # A byte-order mark can only open the file: stripped from the header line alone.
     first_line = F.rtrim(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""), F.lit("\r"))
     header = F.transform(F.split(F.lower(first_line), delimiter), lambda h: F.trim(h))
+    expected = F.array(*[F.lit(c) for c in columns]).cast("array<string>")
+    # Columns the reader was not asked for: their values are rescued, not dropped (schema drift).
+    extra = F.array_except(F.col("header"), expected) if columns else F.array().cast("array<string>")
     per_file = (
         text.select(_source_file().alias("source_file"), _split_lines(F.col("value")).alias("lines"))
         .select(
@@ -57,15 +63,17 @@ def read_lines(
         )
         .select(
             "*",
-            F.array_join(F.array_except(F.array(*[F.lit(c) for c in columns]), F.col("header")), ",").alias("missing_columns"),
+            F.array_join(F.array_except(expected, F.col("header")), ",").alias("missing_columns"),
+            extra.alias("extra_columns"),
+            F.transform(extra, lambda c: F.array_position("header", c).cast("int")).alias("_extra_positions"),
             *[F.array_position("header", c).cast("int").alias(p) for c, p in zip(columns, positions)],
         )
     )
-    carried = [PARTITION_COLUMN, "source_file", "header", "missing_columns", *positions]
+    carried = [PARTITION_COLUMN, "source_file", "header", "missing_columns", "extra_columns", "_extra_positions", *positions]
     exploded = per_file.select(*carried, F.posexplode("lines").alias("pos", "raw_line")).select(
         *carried, "pos", F.rtrim("raw_line", F.lit("\r")).alias("raw_line")
     )
-    return exploded.where(F.trim("raw_line") != "").select(
+    rows = exploded.where(F.trim("raw_line") != "").select(
         PARTITION_COLUMN,
         "source_file",
         (F.col("pos") + 2).cast("int").alias("line_number"),  # 1-based, after the header
@@ -73,9 +81,20 @@ def read_lines(
         "header",
         F.split("raw_line", delimiter, -1).alias("fields"),
         "missing_columns",
+        "extra_columns",
+        "_extra_positions",
         _duplicate_of(duplicates or {}).alias("duplicate_of"),
         *positions,
     )
+    return rows.select("*", _rescued(F.col("extra_columns"), F.col("_extra_positions")).alias("rescued_data")).drop(
+        "_extra_positions"
+    )
+
+
+def _rescued(names: Column, positions: Column) -> Column:
+    """The values of a file's extra columns as a JSON object, `{"column": "value"}`; null if none."""
+    values = F.transform(positions, lambda p: F.try_element_at("fields", p))
+    return F.when(F.size(names) > 0, F.to_json(F.map_from_arrays(names, values)))
 
 
 def _duplicate_of(duplicates: Mapping[str, str]) -> Column:

@@ -15,7 +15,8 @@ D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
 
 
 def _purchases(spark, rows):
-    return spark.createDataFrame(rows, spark_schema(Purchases))
+    """Rows as (ID, person, FECHA, CANTIDAD, MONTO, dt); `_rescued_data` is null."""
+    return spark.createDataFrame([(*r[:-1], None, r[-1]) for r in rows], spark_schema(Purchases))
 
 
 def test_valid_rows_pass(spark):

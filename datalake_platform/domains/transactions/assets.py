@@ -87,6 +87,7 @@ def universal_purchases(
             quarantine_reasons=dg.MetadataValue.json({r: metrics[r] for r in transforms.REASONS if metrics[r]}),
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
             duplicate_files=dg.MetadataValue.json(dict(list(duplicates.items())[:MAX_LISTED])),
+            rescued_columns=dg.MetadataValue.json(list(metrics["rescued_columns"] or [])),
         )
     )
 

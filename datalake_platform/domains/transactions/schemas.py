@@ -4,6 +4,7 @@ import pandera.pyspark as pa
 import pyspark.sql.types as T
 
 MONEY = T.DecimalType(12, 2)
+RESCUED_DATA = "_rescued_data"  # as Databricks Auto Loader names it
 
 
 class Purchases(pa.DataFrameModel):
@@ -14,6 +15,9 @@ class Purchases(pa.DataFrameModel):
     FECHA: T.DateType() = pa.Field(description="purchase date")
     CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")
     MONTO: MONEY = pa.Field(ge=0, description="amount in dollars")
+    rescued_data: T.StringType() = pa.Field(
+        alias=RESCUED_DATA, nullable=True, description="JSON of the values of landing columns the table does not know"
+    )
     dt: T.DateType() = pa.Field(description="partition: the landing day")
 
     class Config:

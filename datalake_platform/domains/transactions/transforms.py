@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from datalake_platform.domains.transactions.schemas import MONEY
+from datalake_platform.domains.transactions.schemas import MONEY, RESCUED_DATA
 from datalake_platform.ingestion.delimited import QUARANTINE_COLUMNS, field
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
@@ -54,11 +54,12 @@ def _reasons() -> list[tuple[str, Column]]:
 
 
 def rejection_metrics() -> list[Column]:
-    """Aggregates observed while the good rows are written: rows per reason, files with rejects."""
+    """Observed while the good rows are written: rows per reason, files with rejects, rescued columns."""
     reason = F.col("reason")
     return [
         F.collect_set(F.when(reason.isNotNull(), F.col("source_file"))).alias("rejected_files"),
         *[F.count_if(reason == name).alias(name) for name in REASONS],
+        F.array_sort(F.array_distinct(F.flatten(F.collect_set("extra_columns")))).alias("rescued_columns"),
     ]
 
 
@@ -75,7 +76,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
     # Narrow: the raw line only where quarantine keeps it.
     return parsed.withColumn("reason", reason).select(
         "dt", "source_file", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
-        "reason", *_PARSED,
+        "reason", "extra_columns", "rescued_data", *_PARSED,
     )
 
 
@@ -89,6 +90,7 @@ def purchases(classified: DataFrame) -> DataFrame:
         F.col("_date").alias("FECHA"),
         F.col("_quantity").alias("CANTIDAD"),
         F.col("_amount_text").try_cast(MONEY).alias("MONTO"),
+        F.col("rescued_data").alias(RESCUED_DATA),
         F.to_date("dt").alias("dt"),
     )
 

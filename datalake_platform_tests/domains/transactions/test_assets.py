@@ -1,6 +1,7 @@
 """The transactions assets on a few real CDNOW days: rows, quarantine, checks, re-runs."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +40,7 @@ def test_one_day_materializes_alone_with_its_metadata_and_checks(lake, cdnow):
     assert meta["dagster/partition_row_count"] == meta["dagster/row_count"] == n
     assert meta["dagster/uri"] == lake.table_uri(PURCHASES)
     assert meta["quarantined_rows"] == 0 and meta["landing_files"] == 1
-    assert [c.name for c in meta["dagster/column_schema"].columns] == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "dt"]
+    assert [c.name for c in meta["dagster/column_schema"].columns] == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "_rescued_data", "dt"]
     checks = check_results(result)
     assert {k: c.passed for k, c in checks.items()} == {f"{UNIVERSAL}:contract": True, f"{UNIVERSAL}:nothing_lost": True}
     assert checks[f"{UNIVERSAL}:nothing_lost"].metadata["landing_rows"].value == n
@@ -102,6 +103,25 @@ def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake
     assert meta["quarantine_reasons"]["wrong_field_count"] == 2
     conservation = check_results(result)[f"{UNIVERSAL}:nothing_lost"].metadata
     assert (conservation["landing_rows"].value, conservation["universal_rows"].value, conservation["quarantine_rows"].value) == (14, 3, 11)
+
+
+def test_schema_drift_extra_columns_are_rescued_and_a_missing_column_quarantines_the_file(lake):
+    """Columns by header name in any order; unknown ones kept as JSON in _rescued_data and reported."""
+    land(lake, DAY, "plain.csv", f"{HEADER}\n00001,19970102,1,1.00\n")
+    land(lake, DAY, "drifted.csv", "Store, dollar_value,customer_id,date,number_of_cds,note\nNYC,2.50,00002,19970102,2,gift\nSF,3.00,00003,19970102,1,\n")
+    land(lake, DAY, "no_date.csv", "customer_id,number_of_cds,dollar_value,note\n00004,1,1.00,x\n00005,1,2.00,y\n")
+    result = materialize(lake, UNIVERSAL, partition_key=DAY)
+    assert result.success
+    kept = _universal(lake).set_index("ID_PERSONA")
+    assert sorted(kept.index) == ["00001", "00002", "00003"]
+    assert kept.loc["00001", "_rescued_data"] is None
+    assert json.loads(kept.loc["00002", "_rescued_data"]) == {"store": "NYC", "note": "gift"}
+    assert json.loads(kept.loc["00003", "_rescued_data"]) == {"store": "SF", "note": ""}
+    assert str(kept.loc["00002", "MONTO"]) == "2.50" and kept.loc["00002", "CANTIDAD"] == 2
+    assert _metadata(result)["rescued_columns"] == ["note", "store"]
+    quarantined = _quarantine(lake)
+    assert sorted(quarantined.line_number) == [2, 3] and set(quarantined.reason) == {"missing_column"}
+    assert set(quarantined.source_file) == {f"dt={DAY}/no_date.csv"}
 
 
 def test_rerun_replaces_a_partition_with_the_same_data(lake, cdnow):
@@ -172,7 +192,7 @@ def test_a_day_with_no_landing_files_becomes_an_empty_partition_that_keeps_its_s
     }
     empty = _universal(lake)
     assert len(empty) == 0
-    assert list(empty.columns) == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO"]
+    assert list(empty.columns) == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "_rescued_data"]
     [file] = Path(lake.partition_uri(PURCHASES, DAY)).glob("*.parquet")
     assert str(pq.read_schema(file).field("MONTO").type) == "decimal128(12, 2)"
     assert len(pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY))) == 0
