@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
-QUARANTINE_COLUMNS = [PARTITION_COLUMN, "source_file", "line_number", "raw_line", "reason"]
+MAX_LINE_CHARS = 1 << 20  # a data line longer than this is not a record of any table we ingest
 
 
 def read_lines(
@@ -54,10 +54,12 @@ def read_lines(
     # Columns the reader was not asked for: their values are rescued, not dropped (schema drift).
     extra = F.array_except(F.col("header"), expected) if columns else F.array().cast("array<string>")
     per_file = (
-        text.select(_source_file().alias("source_file"), _split_lines(F.col("value")).alias("lines"))
+        text.select(_source_file().alias("source_file"), F.is_valid_utf8("value").alias("_utf8"), "value")
+        .select("source_file", "_utf8", _split_lines(_byte_preserving(F.col("value"), F.col("_utf8"))).alias("lines"))
         .select(
             _day_of(F.col("source_file")).alias(PARTITION_COLUMN),
             "source_file",
+            "_utf8",
             header.alias("header"),
             F.slice("lines", 2, F.greatest(F.size("lines") - 1, F.lit(0))).alias("lines"),
         )
@@ -70,8 +72,8 @@ def read_lines(
         )
     )
     carried = [PARTITION_COLUMN, "source_file", "header", "missing_columns", "extra_columns", "_extra_positions", *positions]
-    exploded = per_file.select(*carried, F.posexplode("lines").alias("pos", "raw_line")).select(
-        *carried, "pos", F.rtrim("raw_line", F.lit("\r")).alias("raw_line")
+    exploded = per_file.select(*carried, "_utf8", F.posexplode("lines").alias("pos", "raw_line")).select(
+        *carried, "pos", F.rtrim(_original_bytes(F.col("raw_line"), F.col("_utf8")), F.lit("\r")).alias("raw_line")
     )
     rows = exploded.where(F.trim("raw_line") != "").select(
         PARTITION_COLUMN,
@@ -91,10 +93,42 @@ def read_lines(
     )
 
 
+def _byte_preserving(text: Column, utf8: Column) -> Column:
+    """A file's text, made safe to split when its bytes are not all UTF-8.
+
+    Splitting goes through Java strings, which would replace invalid bytes with U+FFFD and lose
+    them. Such a file is read as ISO-8859-1 instead (one char per byte, nothing lost) and each
+    line is turned back into its own bytes after the split (`_original_bytes`).
+    """
+    return F.when(utf8, text).otherwise(F.decode(text.cast("binary"), "ISO-8859-1"))
+
+
+def _original_bytes(line: Column, utf8: Column) -> Column:
+    # binary -> string keeps the bytes as they are: a line that is not UTF-8 stays detectable.
+    return F.when(utf8, line).otherwise(F.encode(line, "ISO-8859-1").cast("string"))
+
+
 def _rescued(names: Column, positions: Column) -> Column:
     """The values of a file's extra columns as a JSON object, `{"column": "value"}`; null if none."""
     values = F.transform(positions, lambda p: F.try_element_at("fields", p))
     return F.when(F.size(names) > 0, F.to_json(F.map_from_arrays(names, values)))
+
+
+def quarantined(rejected: DataFrame) -> DataFrame:
+    """Rejected lines as quarantine keeps them: dt, source_file, line_number, raw_line, raw_bytes, reason.
+
+    `raw_line` is always valid text (parquet strings must be UTF-8; bytes that are not become
+    U+FFFD); `raw_bytes` keeps the exact bytes of a line that was not UTF-8, so nothing is lost.
+    """
+    raw = F.col("raw_line")
+    return rejected.select(
+        F.to_date(PARTITION_COLUMN).alias(PARTITION_COLUMN),
+        "source_file",
+        "line_number",
+        F.make_valid_utf8(raw).alias("raw_line"),
+        F.when(~F.is_valid_utf8(raw), raw.cast("binary")).alias("raw_bytes"),
+        "reason",
+    )
 
 
 def _duplicate_of(duplicates: Mapping[str, str]) -> Column:

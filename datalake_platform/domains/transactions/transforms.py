@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions.schemas import MONEY, RESCUED_DATA
-from datalake_platform.ingestion.delimited import QUARANTINE_COLUMNS, field
+from datalake_platform.ingestion.delimited import MAX_LINE_CHARS, field, quarantined
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -24,6 +24,8 @@ _PARSED = {
 # Quarantine reasons, checked in this order; a row gets the first that applies.
 REASONS = (
     "duplicate_file",
+    "not_utf8",
+    "line_too_long",
     "missing_column",
     "wrong_field_count",
     "missing_person",
@@ -40,6 +42,8 @@ def _reasons() -> list[tuple[str, Column]]:
     date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
     broken = [
         F.col("duplicate_of").isNotNull(),
+        ~F.is_valid_utf8("raw_line"),
+        F.length("raw_line") > MAX_LINE_CHARS,
         F.col("missing_columns") != "",
         F.size("fields") != F.size("header"),
         F.coalesce("_person", F.lit("")) == "",
@@ -97,7 +101,7 @@ def purchases(classified: DataFrame) -> DataFrame:
 
 def rejected_purchases(classified: DataFrame) -> DataFrame:
     """The rows that broke a rule, exactly as they arrived: quarantine/transactions/purchases."""
-    return classified.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS).withColumn("dt", F.to_date("dt"))
+    return quarantined(classified.where(F.col("reason").isNotNull()))
 
 
 def report_by_person(purchases: DataFrame) -> DataFrame:
