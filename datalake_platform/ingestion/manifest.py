@@ -53,13 +53,15 @@ SCHEMA = pa.schema(
 )
 
 
-def judge(storage: LakeStorage, landing: TableRef, files: list[LandingFile], now: dt.datetime | None = None) -> list[Entry]:
-    """The manifest entries of `files` (one run's days), each with its duplicate verdict."""
+def judge(
+    storage: LakeStorage, landing: TableRef, days: list[str], files: list[LandingFile], now: dt.datetime | None = None
+) -> list[Entry]:
+    """The manifest entries of `files` (all of one run's `days`), each with its duplicate verdict."""
     now_text = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="microseconds")
     recorded = {e.source_file: e for e in read(storage, landing)}
     current = [_entry(f, recorded.get(f.relative_path), now_text) for f in files]
-    run_days = {f.day for f in files}
-    others = [e for e in recorded.values() if e.day not in run_days]
+    rejudged = set(days)  # the run's days are judged again; the other days' entries stand
+    others = [e for e in recorded.values() if e.day not in rejudged]
     everyone = _hash_same_sizes(storage, landing, [*others, *current], {e.source_file for e in current})
     first_by_hash: dict[str, Entry] = {}
     for e in sorted(everyone, key=lambda e: (e.first_ingested, e.source_file)):

@@ -58,7 +58,7 @@ def universal_purchases(
     days = run_days(context)
     session, storage = spark.session(), lake.storage
     files = storage.list_landing_files(LANDING_PURCHASES, days)
-    entries = manifest.judge(storage, LANDING_PURCHASES, files)
+    entries = manifest.judge(storage, LANDING_PURCHASES, days, files)
     duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
     context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
     # One pass parses every line and writes the good rows, observing which files had rejects;
