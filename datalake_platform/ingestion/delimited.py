@@ -30,7 +30,8 @@ def read_lines(
 
     `header` holds the file's first line split, trimmed and lower-cased; `fields` the line
     split. For each of `columns`, the file's header position is found once per file (see
-    `field`), and `missing_columns` lists those its header lacks; `extra_columns` lists the
+    `field`), and `missing_columns` lists those its header lacks (`wrong_delimiter` says when
+    that is because the file is delimited by `;`, tab or `|` instead); `extra_columns` lists the
     header's other columns, whose values each row carries in `rescued_data` (JSON). `duplicate_of` names the file
     whose bytes this file repeats (from `duplicates`, see ingestion.manifest), else null. Blank
     lines carry no data and are not rows (the conservation check counts the same way).
@@ -40,7 +41,8 @@ def read_lines(
         return spark.createDataFrame(
             [],
             "dt string, source_file string, line_number int, raw_line string, header array<string>, "
-            "fields array<string>, missing_columns string, extra_columns array<string>, duplicate_of string"
+            "fields array<string>, missing_columns string, wrong_delimiter boolean, extra_columns array<string>, "
+            "duplicate_of string"
             + "".join(f", {p} int" for p in positions)
             + ", rescued_data string",
         )
@@ -66,12 +68,16 @@ def read_lines(
         .select(
             "*",
             F.array_join(F.array_except(expected, F.col("header")), ",").alias("missing_columns"),
+            _other_delimiter(F.col("header"), delimiter).alias("wrong_delimiter"),
             extra.alias("extra_columns"),
             F.transform(extra, lambda c: F.array_position("header", c).cast("int")).alias("_extra_positions"),
             *[F.array_position("header", c).cast("int").alias(p) for c, p in zip(columns, positions)],
         )
     )
-    carried = [PARTITION_COLUMN, "source_file", "header", "missing_columns", "extra_columns", "_extra_positions", *positions]
+    carried = [
+        PARTITION_COLUMN, "source_file", "header", "missing_columns", "wrong_delimiter", "extra_columns", "_extra_positions",
+        *positions,
+    ]
     exploded = per_file.select(*carried, "_utf8", F.posexplode("lines").alias("pos", "raw_line")).select(
         *carried, "pos", F.rtrim(_original_bytes(F.col("raw_line"), F.col("_utf8")), F.lit("\r")).alias("raw_line")
     )
@@ -83,6 +89,7 @@ def read_lines(
         "header",
         F.split("raw_line", delimiter, -1).alias("fields"),
         "missing_columns",
+        "wrong_delimiter",
         "extra_columns",
         "_extra_positions",
         _duplicate_of(duplicates or {}).alias("duplicate_of"),
@@ -91,6 +98,15 @@ def read_lines(
     return rows.select("*", _rescued(F.col("extra_columns"), F.col("_extra_positions")).alias("rescued_data")).drop(
         "_extra_positions"
     )
+
+
+OTHER_DELIMITERS = ";\t|"
+
+
+def _other_delimiter(header: Column, delimiter: str) -> Column:
+    """True when the header is one field that another common delimiter would split: the file uses that one."""
+    others = "".join(d for d in OTHER_DELIMITERS if d != delimiter)
+    return (F.size(header) == 1) & F.element_at(header, 1).rlike(f"[{others}]")
 
 
 def _byte_preserving(text: Column, utf8: Column) -> Column:

@@ -17,7 +17,8 @@ UNIVERSAL = "universal/transactions/purchases"
 BAD_FILES = {
     "empty.csv": (b"", {}),
     "header_only.csv": (HEADER, {}),
-    "semicolons.csv": (b"customer_id;date;number_of_cds;dollar_value\n00001;19970102;1;1.00\n", {2: "missing_column"}),
+    "semicolons.csv": (b"customer_id;date;number_of_cds;dollar_value\n00001;19970102;1;1.00\n", {2: "wrong_delimiter"}),
+    "tabs.csv": (b"customer_id\tdate\tnumber_of_cds\tdollar_value\n00001\t19970102\t1\t1.00\n", {2: "wrong_delimiter"}),
     "truncated.csv": (HEADER + b"00001,19970102,1,1.00\n00002,19970102,1", {3: "wrong_field_count"}),
     "latin1.csv": (HEADER + "Jos\xe9,19970102,1,1.00\n".encode("latin-1"), {2: "not_utf8"}),
     "long_line.csv": (HEADER + b"00001,19970102,1,1.00,x" + b"x" * MAX_LINE_CHARS + b"\n", {2: "line_too_long"}),
