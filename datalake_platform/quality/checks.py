@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandera.pyspark as pa
 
-from datalake_platform.ingestion.delimited import count_data_lines
+from datalake_platform.ingestion.records import count_records
 from datalake_platform.lake.tables import TableRef
 from datalake_platform.partitions import describe_days, run_days
 from datalake_platform.quality.validation import ContractAudit, ValidationReport
@@ -94,7 +94,7 @@ def conservation_check(landing: TableRef, universal: TableRef) -> dg.AssetChecks
     def _nothing_lost(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
         days = run_days(context)
         storage = lake.storage
-        landed = count_data_lines(spark.session(), storage.list_landing_files(landing, days))
+        landed = count_records(spark.session(), storage.list_landing_files(landing, days))
         kept = storage.parquet_row_counts(storage.table_uri(universal), days)
         rejected = storage.parquet_row_counts(storage.table_uri(universal.quarantine()), days)
         broken = {

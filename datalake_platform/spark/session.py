@@ -7,6 +7,7 @@ backfill over hundreds of partitions must not pay it per partition.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from collections.abc import Mapping
@@ -59,6 +60,8 @@ def get_or_create_session(
             return _session
         require_java()
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python UDF workers run this interpreter (the one with the platform installed), not `python3` on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(master).appName(app_name)
         quiet = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
         session_conf = {

@@ -20,7 +20,7 @@ from datalake_platform.domains.transactions.tables import (
     landing_days,
 )
 from datalake_platform.ingestion import manifest
-from datalake_platform.ingestion.delimited import read_lines
+from datalake_platform.ingestion.records import read_records
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -64,15 +64,15 @@ def universal_purchases(
     # One pass parses every line and writes the good rows, observing which files had rejects;
     # a second pass re-reads only those files to write their rejected rows to quarantine.
     seen = Observation("purchases")
-    lines = read_lines(session, files, LANDING_COLUMNS, duplicates=duplicates)
-    classified = transforms.classify_purchases(lines).observe(seen, *transforms.rejection_metrics())
+    records = read_records(session, files, LANDING_COLUMNS, duplicates=duplicates)
+    classified = transforms.classify_purchases(records).observe(seen, *transforms.rejection_metrics())
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days, audit)
     yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
     rejects = transforms.classify_purchases(
-        read_lines(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates)
+        read_records(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates)
     )
     rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
     manifest.write(storage, LANDING_PURCHASES, days, entries)

@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions.schemas import MONEY, RESCUED_DATA
-from datalake_platform.ingestion.delimited import MAX_LINE_CHARS, field, quarantined
+from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -21,14 +21,9 @@ _PARSED = {
 }
 
 
-# Quarantine reasons, checked in this order; a row gets the first that applies.
-REASONS = (
-    "duplicate_file",
-    "not_utf8",
-    "line_too_long",
-    "wrong_delimiter",
-    "missing_column",
-    "wrong_field_count",
+# Quarantine reasons, checked in this order; a row gets the first that applies. The first are
+# about the file and record (see ingestion.records), the others are the rules of a purchase.
+PURCHASE_REASONS = (
     "missing_person",
     "unparseable_date",
     "date_outside_partition",
@@ -37,17 +32,12 @@ REASONS = (
     "unparseable_amount",
     "negative_amount",
 )
+REASONS = INGESTION_REASONS + PURCHASE_REASONS
 
 
 def _reasons() -> list[tuple[str, Column]]:
     date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
     broken = [
-        F.col("duplicate_of").isNotNull(),
-        ~F.is_valid_utf8("raw_line"),
-        F.length("raw_line") > MAX_LINE_CHARS,
-        F.col("wrong_delimiter"),
-        F.col("missing_columns") != "",
-        F.size("fields") != F.size("header"),
         F.coalesce("_person", F.lit("")) == "",
         date.isNull(),
         date != F.to_date("dt"),
@@ -56,7 +46,7 @@ def _reasons() -> list[tuple[str, Column]]:
         ~F.coalesce(amount, F.lit("")).rlike(AMOUNT),
         amount.try_cast(MONEY) < 0,
     ]
-    return list(zip(REASONS, broken, strict=True))
+    return ingestion_reasons() + list(zip(PURCHASE_REASONS, broken, strict=True))
 
 
 def rejection_metrics() -> list[Column]:
@@ -70,7 +60,7 @@ def rejection_metrics() -> list[Column]:
 
 
 def classify_purchases(lines: DataFrame) -> DataFrame:
-    """Landing lines (`read_lines(..., LANDING_COLUMNS)`) with a `reason` (null = good row).
+    """Landing records (`read_records(..., LANDING_COLUMNS)`) with a `reason` (null = good row).
 
     Returns provenance (dt, source_file, line_number), the reason, the parsed values, and
     `raw_line` for rejected rows only.

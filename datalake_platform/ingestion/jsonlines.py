@@ -1,0 +1,53 @@
+"""JSON-lines landing files: one JSON object per non-blank line, its keys the record's columns.
+
+A line is parsed into a map of its top-level keys to their values as text (a nested value is
+kept as its JSON text), so the same layout machinery as for delimited files finds the expected
+columns by name and rescues the others. A line that is not a JSON object is `malformed_record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from datalake_platform.ingestion.layout import layout
+from datalake_platform.ingestion.text import original_bytes, split_lines
+from datalake_platform.lake.tables import PARTITION_COLUMN
+
+SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def is_json_lines(name: str) -> bool:
+    return name.lower().endswith(SUFFIXES)
+
+
+def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """Records with the columns of `delimited.delimited_records`; `header` is each line's keys."""
+    lines = per_file.select(PARTITION_COLUMN, "source_file", "utf8", split_lines(F.col("text")).alias("lines"))
+    exploded = lines.select(
+        PARTITION_COLUMN, "source_file", "utf8", F.posexplode("lines").alias("pos", "raw_line")
+    ).select(
+        PARTITION_COLUMN,
+        "source_file",
+        (F.col("pos") + 1).cast("int").alias("line_number"),  # no header line
+        F.rtrim(original_bytes(F.col("raw_line"), F.col("utf8")), F.lit("\r")).alias("raw_line"),
+    )
+    # A byte-order mark can only open the file, before its first object.
+    text = F.regexp_replace("raw_line", "^\ufeff", "")
+    parsed = exploded.where(F.trim("raw_line") != "").select(
+        "*", F.when(F.ltrim(text).startswith("{"), F.from_json(text, "map<string,string>")).alias("_object")
+    )
+    header = F.coalesce(F.map_keys("_object"), F.array().cast("array<string>"))
+    return parsed.select(
+        PARTITION_COLUMN,
+        "source_file",
+        "line_number",
+        "raw_line",
+        header.alias("header"),
+        F.coalesce(F.map_values("_object"), F.array().cast("array<string>")).alias("fields"),
+        F.lit(False).alias("wrong_delimiter"),
+        *layout(header, columns),
+        F.when(F.col("_object").isNull(), F.lit("malformed_record")).alias("malformed"),
+    )

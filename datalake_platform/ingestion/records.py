@@ -1,0 +1,172 @@
+"""Landing records with their provenance, whatever the file's format, and the reasons to reject them.
+
+Every record keeps the file it came from (relative to its landing table), its line number and
+its raw text, so a rejected row can be quarantined exactly as it arrived. Columns are found by
+name, in any order; columns nobody asked for are kept as JSON (`rescued_data`). The format is
+told by the file's name: JSON lines (`.jsonl`, `.ndjson`, `.json`) or delimited text (any other).
+Domains add their own row rules after `INGESTION_REASONS`, which are about the file and record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from datalake_platform.ingestion import delimited, jsonlines
+from datalake_platform.ingestion.layout import field, position, rescued
+from datalake_platform.ingestion.text import day_of, landing_text, relative
+from datalake_platform.lake.storage import LandingFile
+from datalake_platform.lake.tables import PARTITION_COLUMN
+
+__all__ = ["INGESTION_REASONS", "MAX_LINE_CHARS", "count_records", "field", "ingestion_reasons", "quarantined", "read_records"]
+
+MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
+
+# Why a record cannot be a row, whatever its table: checked first, in this order.
+INGESTION_REASONS = (
+    "duplicate_file",
+    "not_utf8",
+    "line_too_long",
+    "malformed_record",
+    "wrong_delimiter",
+    "missing_column",
+    "wrong_field_count",
+)
+
+
+def read_records(
+    spark: SparkSession,
+    files: list[LandingFile],
+    columns: Sequence[str] = (),
+    delimiter: str = ",",
+    duplicates: Mapping[str, str] | None = None,
+) -> DataFrame:
+    """One row per non-blank data record: dt, source_file, line_number, raw_line, header, fields, ...
+
+    `header` holds the record's column names (a delimited file's header, trimmed and lower-cased;
+    a JSON line's keys), `fields` its values. For each of `columns`, `field(column)` reads its
+    value; `missing_columns` lists those the record lacks (`wrong_delimiter` says when that is
+    because the file is delimited by `;`, tab or `|` instead); `extra_columns` lists the others,
+    whose values are in `rescued_data` (JSON). `malformed` is set for a record that cannot be
+    parsed. `duplicate_of` names the file whose bytes this file repeats (from `duplicates`, see
+    ingestion.manifest), else null.
+    """
+    json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
+    other = [f for f in files if f not in json_files]
+    quoted = quoted_files(spark, other)
+    parts = []
+    if plain := [f for f in other if f.relative_path not in quoted]:
+        parts.append(delimited.delimited_records(landing_text(spark, plain), columns, delimiter))
+    if with_quotes := [f for f in other if f.relative_path in quoted]:
+        parts.append(delimited.quoted_records(landing_text(spark, with_quotes), columns, delimiter))
+    if json_files:
+        parts.append(jsonlines.json_records(landing_text(spark, json_files), columns))
+    if not parts:
+        return spark.createDataFrame([], _empty_schema(columns))
+    records = reduce(DataFrame.unionByName, parts)
+    return records.select("*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")).drop(
+        "_extra_positions"
+    )
+
+
+def quoted_files(spark: SparkSession, files: list[LandingFile]) -> set[str]:
+    """The delimited files that contain a double quote: they take the quote-aware path.
+
+    One cheap pass over the files (no split, no parse): most landing files have no quotes and
+    keep the fast path, whose plan has no Python in it.
+    """
+    if not files:
+        return set()
+    text = landing_text(spark, files)
+    return {r.source_file for r in text.where(delimited.has_quotes(F.col("text"))).select("source_file").collect()}
+
+
+def ingestion_reasons() -> list[tuple[str, Column]]:
+    """`INGESTION_REASONS` as conditions on `read_records`'s rows, in order."""
+    broken = [
+        F.col("duplicate_of").isNotNull(),
+        ~F.is_valid_utf8("raw_line"),
+        F.length("raw_line") > MAX_LINE_CHARS,
+        F.col("malformed").isNotNull(),
+        F.col("wrong_delimiter"),
+        F.col("missing_columns") != "",
+        F.size("fields") != F.size("header"),
+    ]
+    return list(zip(INGESTION_REASONS, broken, strict=True))
+
+
+def quarantined(rejected: DataFrame) -> DataFrame:
+    """Rejected records as quarantine keeps them: dt, source_file, line_number, raw_line, raw_bytes, reason.
+
+    `raw_line` is always valid text (parquet strings must be UTF-8; bytes that are not become
+    U+FFFD); `raw_bytes` keeps the exact bytes of a line that was not UTF-8, so nothing is lost.
+    """
+    raw = F.col("raw_line")
+    return rejected.select(
+        F.to_date(PARTITION_COLUMN).alias(PARTITION_COLUMN),
+        "source_file",
+        "line_number",
+        F.make_valid_utf8(raw).alias("raw_line"),
+        F.when(~F.is_valid_utf8(raw), raw.cast("binary")).alias("raw_bytes"),
+        "reason",
+    )
+
+
+def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
+    """Data records per day, counted independently of `read_records`, for the conservation check.
+
+    Non-blank lines by Spark's line reader (minus each delimited file's header); for delimited
+    files with quotes, records by Spark's own CSV reader in multi-line mode. A bug in either
+    reader shows up as a difference against the other.
+    """
+    quoted = quoted_files(spark, [f for f in files if not jsonlines.is_json_lines(f.name)])
+    counts: dict[str, int] = {}
+    line_files = [f for f in files if f.relative_path not in quoted]
+    quoted_list = [f for f in files if f.relative_path in quoted]
+    for day, n in _count_lines(spark, line_files).items():
+        counts[day] = counts.get(day, 0) + n
+    for day, n in _count_csv_records(spark, quoted_list).items():
+        counts[day] = counts.get(day, 0) + n
+    return counts
+
+
+def _count_lines(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
+    if not files:
+        return {}
+    lines = spark.read.text([f.path for f in files]).where(F.trim("value") != "")
+    per_file = lines.groupBy(F.col("_metadata.file_path").alias("path")).count()
+    headers = F.when(_is_json_lines(F.col("path")), 0).otherwise(1)  # a delimited file's first non-blank line
+    per_day = per_file.groupBy(day_of(relative(F.col("path"))).alias("day")).agg(F.sum(F.col("count") - headers).alias("n"))
+    return {r["day"]: int(r["n"]) for r in per_day.collect()}
+
+
+def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
+    if not files:
+        return {}
+    records = spark.read.csv([f.path for f in files], multiLine=True, header=False, quote='"', escape='"')
+    per_file = records.groupBy(F.col("_metadata.file_path").alias("path")).count()
+    per_day = per_file.groupBy(day_of(relative(F.col("path"))).alias("day")).agg(F.sum(F.col("count") - 1).alias("n"))
+    return {r["day"]: int(r["n"]) for r in per_day.collect()}
+
+
+def _is_json_lines(path: Column) -> Column:
+    return F.lower(path).rlike("(" + "|".join(s.replace(".", r"\.") for s in jsonlines.SUFFIXES) + ")$")
+
+
+def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
+    if not duplicates:
+        return F.lit(None).cast("string")
+    pairs = [F.lit(x) for item in sorted(duplicates.items()) for x in item]
+    return F.element_at(F.create_map(*pairs), F.col("source_file"))
+
+
+def _empty_schema(columns: Sequence[str]) -> str:
+    return (
+        "dt string, source_file string, header array<string>, wrong_delimiter boolean, missing_columns string, "
+        "extra_columns array<string>, "
+        + "".join(f"{position(c)} int, " for c in columns)
+        + "line_number int, raw_line string, fields array<string>, malformed string, duplicate_of string, rescued_data string"
+    )

@@ -1,0 +1,77 @@
+"""Landing files as text, with their provenance: the part every landing format shares.
+
+Each file is read whole (`wholetext`), so its lines can be numbered and its header found once.
+Bytes that are not UTF-8 survive the trip through Java strings (see `byte_preserving`).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from datalake_platform.lake.storage import LandingFile
+from datalake_platform.lake.tables import PARTITION_COLUMN
+
+
+def landing_text(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
+    """One row per file: dt, source_file, utf8 (whether all its bytes are UTF-8), text."""
+    text = spark.read.text([f.path for f in files], wholetext=True)
+    return text.select(source_file().alias("source_file"), F.is_valid_utf8("value").alias("utf8"), "value").select(
+        day_of(F.col("source_file")).alias(PARTITION_COLUMN),
+        "source_file",
+        "utf8",
+        byte_preserving(F.col("value"), F.col("utf8")).alias("text"),
+    )
+
+
+def byte_preserving(text: Column, utf8: Column) -> Column:
+    """A file's text, made safe to split when its bytes are not all UTF-8.
+
+    Splitting goes through Java strings, which would replace invalid bytes with U+FFFD and lose
+    them. Such a file is read as ISO-8859-1 instead (one char per byte, nothing lost) and each
+    line is turned back into its own bytes after the split (`original_bytes`).
+    """
+    return F.when(utf8, text).otherwise(F.decode(text.cast("binary"), "ISO-8859-1"))
+
+
+def original_bytes(line: Column, utf8: Column) -> Column:
+    # binary -> string keeps the bytes as they are: a line that is not UTF-8 stays detectable.
+    return F.when(utf8, line).otherwise(F.encode(line, "ISO-8859-1").cast("string"))
+
+
+def split_lines(text: Column) -> Column:
+    r"""A file's lines, ending in LF or CRLF (CR stripped after the split), or CR alone.
+
+    Splitting on one plain character takes Java's fast path; the equivalent regex
+    (`\r\n|\n|\r`) made this the slowest step of ingestion. A file that mixes lone CRs
+    into LF lines keeps them inside lines; the conservation check, which counts with
+    Hadoop's line reader, would then flag the file rather than lose its rows.
+    """
+    return F.when(F.instr(text, "\n") > 0, F.split(text, "\n")).otherwise(F.split(text, "\r"))
+
+
+def numbered_lines(per_file: DataFrame, carried: list[str], first: int) -> DataFrame:
+    """Per-file `lines` exploded: carried columns, line_number (`first` for the first line), raw_line.
+
+    Blank lines carry no data and are not rows (the conservation check counts the same way).
+    """
+    exploded = per_file.select(*carried, "utf8", F.posexplode("lines").alias("pos", "raw_line")).select(
+        *carried,
+        (F.col("pos") + first).cast("int").alias("line_number"),
+        F.rtrim(original_bytes(F.col("raw_line"), F.col("utf8")), F.lit("\r")).alias("raw_line"),
+    )
+    return exploded.where(F.trim("raw_line") != "")
+
+
+def relative(path: Column) -> Column:
+    """`dt=YYYY-MM-DD/name` from the URI Spark reports, which is URL-encoded (`%20` for a space)."""
+    decoded = F.url_decode(F.replace(path, F.lit("+"), F.lit("%2B")))  # a literal '+' stays '+'
+    return F.regexp_extract(decoded, r"([^/]+/[^/]+)$", 1)
+
+
+def source_file() -> Column:
+    return relative(F.col("_metadata.file_path"))
+
+
+def day_of(source_file: Column) -> Column:
+    return F.regexp_extract(source_file, f"^{PARTITION_COLUMN}=([^/]+)/", 1)

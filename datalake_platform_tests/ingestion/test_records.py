@@ -1,0 +1,83 @@
+"""Landing records keep their file, line number and raw text, whatever the line endings, quotes or format."""
+
+import json
+
+import pytest
+
+from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
+from datalake_platform.ingestion.delimited import parse_csv
+from datalake_platform.ingestion.records import count_records, read_records
+
+DAY = "1997-01-02"
+BODY = ["00001,19970102,1,11.77", "00002,19970102,2,3.50", "", "00003,19970102,1,1.00"]
+COLUMNS = ["date", "customer_id", "dollar_value"]
+
+
+def _land(lake, name: str, data: bytes):
+    lake.write_bytes(f"{lake.partition_uri(LANDING_PURCHASES, DAY)}/{name}", data)
+    return lake.list_landing_files(LANDING_PURCHASES, [DAY])
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("lf.csv", "customer_id,date\n" + "\n".join(BODY) + "\n"),
+        ("crlf.csv", "customer_id,date\r\n" + "\r\n".join(BODY) + "\r\n"),
+        ("cr.csv", "customer_id,date\r" + "\r".join(BODY) + "\r"),
+        ("bom crlf.csv", "\ufeffCustomer_ID , Date\r\n" + "\r\n".join(BODY)),  # no final newline
+        ("quoted.csv", '"customer_id","date"\n' + "\n".join(BODY) + "\n"),  # the quote-aware path
+        ("quoted crlf.csv", '\ufeff"Customer_ID", Date\r\n' + "\r\n".join(BODY) + "\r\n"),
+    ],
+)
+def test_lines_keep_provenance_for_every_line_ending(spark, lake, name, data):
+    files = _land(lake, name, data.encode("utf-8"))
+    rows = read_records(spark, files, COLUMNS).orderBy("line_number").collect()
+    assert [(r.line_number, r.raw_line) for r in rows] == [(2, BODY[0]), (3, BODY[1]), (5, BODY[3])]
+    assert {r.dt for r in rows} == {DAY} and {r.source_file for r in rows} == {f"dt={DAY}/{name}"}
+    assert rows[0].header == ["customer_id", "date"]
+    assert rows[0].fields == ["00001", "19970102", "1", "11.77"]
+    assert (rows[0]._position_of_date, rows[0]._position_of_customer_id, rows[0].missing_columns) == (2, 1, "dollar_value")
+    assert count_records(spark, files) == {DAY: 3}  # the independent count agrees
+
+
+def test_quoted_fields_keep_their_delimiters_and_line_breaks(spark, lake):
+    text = (
+        'customer_id,date,number_of_cds,dollar_value,comment\n'
+        '"00001","19970102","1","1.00",plain\n'
+        '00002,19970102,1,2.50,"gift, wrapped\nwith a ""card"""\n'
+        '\n'
+        '00003,19970102,1,"1,234.50",\n'
+    )
+    files = _land(lake, "quoted.csv", text.encode())
+    rows = read_records(spark, files, LANDING_COLUMNS).orderBy("line_number").collect()
+    assert [r.line_number for r in rows] == [2, 3, 6]
+    assert rows[1].raw_line == '00002,19970102,1,2.50,"gift, wrapped\nwith a ""card"""'  # as it arrived
+    assert rows[1].fields == ["00002", "19970102", "1", "2.50", 'gift, wrapped\nwith a "card"']
+    assert json.loads(rows[1].rescued_data) == {"comment": 'gift, wrapped\nwith a "card"'}
+    assert rows[0].fields[0] == "00001" and rows[2].fields[3] == "1,234.50"
+    assert count_records(spark, files) == {DAY: 3}  # Spark's CSV reader counts the same records
+
+
+def test_an_unterminated_quote_swallows_the_rest_of_the_file_into_one_record():
+    parsed = parse_csv('a,b\n1,"open\n2,3\n', ",")
+    assert parsed["header"] == ["a", "b"]
+    assert [(r["line_number"], r["raw_line"]) for r in parsed["records"]] == [(2, '1,"open\n2,3')]
+
+
+def test_json_lines_are_records_matched_by_key(spark, lake):
+    lines = [
+        '{"customer_id": "00001", "date": "19970102", "dollar_value": 11.77, "channel": {"web": true}}',
+        "",
+        '{"dollar_value": "3.50", "customer_id": "00002"}',
+        "not json",
+        "[1, 2]",
+    ]
+    files = _land(lake, "purchases.jsonl", ("\n".join(lines) + "\n").encode())
+    rows = {r.line_number: r for r in read_records(spark, files, COLUMNS).collect()}
+    assert sorted(rows) == [1, 3, 4, 5]  # line numbers of the file, blank line skipped
+    first = rows[1]
+    assert (first.fields[first._position_of_dollar_value - 1], first.missing_columns, first.malformed) == ("11.77", "", None)
+    assert json.loads(first.rescued_data) == {"channel": '{"web":true}'}
+    assert (rows[3].missing_columns, rows[3].malformed) == ("date", None)
+    assert rows[4].malformed == rows[5].malformed == "malformed_record"
+    assert count_records(spark, files) == {DAY: 4}
