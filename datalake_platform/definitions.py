@@ -28,6 +28,7 @@ defs = dg.Definitions(
         transactions.universal_purchases,
         transactions.daily_sales,
         transactions.report_by_person,
+        transactions.misplaced_purchases,
     ],
     asset_checks=transactions_checks,
     sensors=[transactions_sensors.purchases_files],

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from datalake_platform.lake.storage import LakeStorage, LandingFile, is_data_file
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.tables import ServiceArea, TableRef
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 IN_PROGRESS_FOLDERS = ("_temporary",)  # Hadoop/Spark writers stage files here until they commit
@@ -48,6 +48,11 @@ class LandingTable:
     def name(self) -> str:
         return "_".join(self.ref.key_path)
 
+    @property
+    def misplaced(self) -> TableRef:
+        """Where the records of files in `dt=` folders that are not days are quarantined."""
+        return TableRef(ServiceArea.QUARANTINE, self.ref.domain, f"{self.ref.table}_misplaced")
+
 
 @dataclass
 class LandingScan:
@@ -56,23 +61,32 @@ class LandingScan:
     digests: dict[str, str] = field(default_factory=dict)  # ready day -> fingerprint of its data files
     files: dict[str, int] = field(default_factory=dict)  # ready day -> number of data files
     waiting: list[str] = field(default_factory=list)  # days with no data file yet, or still being written
-    malformed: list[str] = field(default_factory=list)  # `dt=` folders whose name is not a day
+    malformed: dict[str, str] = field(default_factory=dict)  # `dt=` folder whose name is not a day -> fingerprint
 
 
 def scan_landing(storage: LakeStorage, landing: LandingTable) -> LandingScan:
     scan = LandingScan()
     for folder, entries in sorted(storage.landing_folders(landing.ref).items()):
         day = folder.split("=", 1)[1]
-        if not is_day(day):
-            scan.malformed.append(folder)
-            continue
         data = [f for f in entries if _is_data(f)]
+        if not is_day(day):
+            scan.malformed[folder] = fingerprint(data)
+            continue
         if not data or not _complete(entries, landing.completion_marker):
             scan.waiting.append(day)  # nothing to ingest yet, or still being written
         else:
             scan.digests[day] = fingerprint(data)
             scan.files[day] = len(data)
     return scan
+
+
+def malformed_files(storage: LakeStorage, landing: LandingTable) -> list[LandingFile]:
+    """The data files of the `dt=` folders whose name is not a day: no partition will read them."""
+    folders = storage.landing_folders(landing.ref)
+    return sorted(
+        (f for folder, entries in folders.items() if not is_day(folder.split("=", 1)[1]) for f in entries if _is_data(f)),
+        key=lambda f: f.relative_path,
+    )
 
 
 def _is_data(file: LandingFile) -> bool:

@@ -30,18 +30,27 @@ class Cursor:
 
     digests: dict[str, str] = field(default_factory=dict)
     requests: int = 0  # ticks that requested runs: part of each run key
-    malformed: list[str] = field(default_factory=list)  # already reported
+    malformed: dict[str, str] = field(default_factory=dict)  # fingerprints of the misplaced folders quarantined
 
     @classmethod
     def parse(cls, text: str | None) -> Cursor:
-        return cls(**json.loads(text)) if text else cls()
+        if not text:
+            return cls()
+        state = json.loads(text)
+        if isinstance(state.get("malformed"), list):  # a cursor from before misplaced files were quarantined
+            state["malformed"] = {}
+        return cls(**state)
 
     def dump(self) -> str:
         return json.dumps({"digests": self.digests, "requests": self.requests, "malformed": self.malformed}, sort_keys=True)
 
 
 def plan_tick(scan: LandingScan, cursor: Cursor, known_days: list[str]) -> tuple[list[str], list[list[str]], Cursor]:
-    """(days to register, runs to request as lists of consecutive partition keys, the next cursor)."""
+    """(days to register, runs to request as lists of consecutive partition keys, the next cursor).
+
+    When the malformed `dt=` folders changed, the next cursor's `malformed` differs from the
+    given one: their records are to be quarantined again (see `landing_sensor`).
+    """
     new_days = sorted(set(scan.digests) - set(known_days))
     order = [*known_days, *new_days]  # dynamic partitions keep the order they were added in
     changed = {d for d, digest in scan.digests.items() if cursor.digests.get(d) != digest}
@@ -54,8 +63,9 @@ def plan_tick(scan: LandingScan, cursor: Cursor, known_days: list[str]) -> tuple
             runs[-1].append(day)
         else:
             runs.append([day])
+    misplaced_changed = scan.malformed != cursor.malformed
     following = Cursor(
-        digests=dict(scan.digests), requests=cursor.requests + (1 if runs else 0), malformed=sorted(scan.malformed)
+        digests=dict(scan.digests), requests=cursor.requests + (1 if runs or misplaced_changed else 0), malformed=dict(scan.malformed)
     )
     return new_days, runs, following
 
@@ -69,12 +79,17 @@ def run_request(landing: LandingTable, days: list[str], tick: int) -> dg.RunRequ
     return dg.RunRequest(run_key=key, asset_selection=list(landing.targets), tags=tags)
 
 
+def misplaced_request(landing: LandingTable, tick: int) -> dg.RunRequest:
+    """Quarantine again the records of every malformed `dt=` folder (the set or their files changed)."""
+    return dg.RunRequest(run_key=f"{tick}:misplaced", asset_selection=[dg.AssetKey(landing.misplaced.key_path)])
+
+
 def landing_sensor(landing: LandingTable) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{landing.name}_files",
         description=f"Requests runs of {', '.join(k.to_user_string() for k in landing.targets)} for the days whose "
         f"files in {landing.ref} are new or changed; registers new days as partitions.",
-        asset_selection=list(landing.targets),
+        asset_selection=[*landing.targets, dg.AssetKey(landing.misplaced.key_path)],
         minimum_interval_seconds=INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -83,15 +98,20 @@ def landing_sensor(landing: LandingTable) -> dg.SensorDefinition:
         scan = scan_landing(lake.storage, landing)
         known = landing.partitions.get_partition_keys(dynamic_partitions_store=context.instance)
         new_days, runs, following = plan_tick(scan, cursor, known)
+        requests = [run_request(landing, days, following.requests) for days in runs]
+        if following.malformed != cursor.malformed:
+            requests.append(misplaced_request(landing, following.requests))
         for folder in sorted(set(scan.malformed) - set(cursor.malformed)):
-            context.log.warning(f"{landing.ref}/{folder}: not a dt=YYYY-MM-DD folder, so not a partition; its files are not ingested")
+            context.log.warning(
+                f"{landing.ref}/{folder}: not a dt=YYYY-MM-DD folder, so not a partition; its records go to {landing.misplaced}"
+            )
         if scan.waiting:
             context.log.info(f"still being written (no completion marker yet): {', '.join(scan.waiting[:20])}")
         return dg.SensorResult(
-            run_requests=[run_request(landing, days, following.requests) for days in runs],
+            run_requests=requests,
             dynamic_partitions_requests=[landing.partitions.build_add_request(new_days)] if new_days else [],
             cursor=following.dump(),
-            skip_reason=None if runs else f"no new or changed files in {landing.ref} ({len(scan.digests)} days)",
+            skip_reason=None if requests else f"no new or changed files in {landing.ref} ({len(scan.digests)} days)",
         )
 
     return _sensor

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from datalake_platform.domains.transactions.tables import LANDING_PURCHASES, PURCHASES
+from datalake_platform.domains.transactions.tables import LANDING, LANDING_PURCHASES, PURCHASES
 from datalake_platform.ingestion.records import MAX_LINE_CHARS
 from datalake_platform_tests.conftest import check_results, land_cdnow_day, materialize
 
@@ -96,3 +96,18 @@ def test_a_line_that_is_not_utf8_keeps_its_exact_bytes_in_quarantine(lake, lande
     assert row.raw_bytes == "Jos\xe9,19970102,1,1.00".encode("latin-1")
     assert row.raw_line == "Jos\ufffd,19970102,1,1.00"  # readable text, marked where bytes were invalid
     assert quarantined.loc[f"dt={DAY}/amounts.csv"].raw_bytes.isna().all()  # valid lines need no bytes
+
+
+def test_the_records_of_a_malformed_day_folder_are_quarantined_whole(lake, landed):
+    misplaced = {"19970102": b"00001,19970102,1,1.00\n00002,19970102,2,2.00\n", "1997-13-01": b"00003,19970102,1,3.00\n"}
+    for folder, body in misplaced.items():
+        lake.write_bytes(f"{lake.partition_uri(LANDING_PURCHASES, folder)}/a.csv", HEADER + body)
+    result = materialize(lake, "quarantine/transactions/purchases_misplaced")
+    assert result.success and check_results(result)["quarantine/transactions/purchases_misplaced:nothing_lost"].passed
+    rows = pd.read_parquet(lake.table_uri(LANDING.misplaced)).sort_values(["source_file", "line_number"])
+    assert [(r.source_file, r.line_number, r.raw_line, r.reason) for r in rows.itertuples()] == [
+        ("dt=1997-13-01/a.csv", 2, "00003,19970102,1,3.00", "malformed_partition_folder"),
+        ("dt=19970102/a.csv", 2, "00001,19970102,1,1.00", "malformed_partition_folder"),
+        ("dt=19970102/a.csv", 3, "00002,19970102,2,2.00", "malformed_partition_folder"),
+    ]
+    assert materialize(lake, UNIVERSAL, partition_key=DAY).success  # the day's own ingestion is not disturbed

@@ -107,14 +107,20 @@ def test_a_folder_being_written_by_spark_waits(lake, instance):
     assert scan_landing(lake, LANDING).waiting == ["1997-01-01"]
 
 
-def test_a_malformed_day_folder_is_reported_and_not_a_partition(lake, instance):
+def test_a_malformed_day_folder_is_not_a_partition_and_its_files_are_quarantined(lake, instance):
     _land_day(lake, "1997-01-01")
     for bad in ["1997-13-01", "19970102", "yesterday"]:
         land(lake, bad, "a.csv", CSV.format(compact="19970102"))
     result = tick(lake, instance, None)
-    assert _requested(result) == [("1997-01-01", "1997-01-01")]
+    *days, misplaced = result.run_requests
+    assert _requested(dg.SensorResult(run_requests=days)) == [("1997-01-01", "1997-01-01")]
+    assert misplaced.asset_selection == [dg.AssetKey(["quarantine", "transactions", "purchases_misplaced"])]
     assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == ["1997-01-01"]
-    assert scan_landing(lake, LANDING).malformed == ["dt=1997-13-01", "dt=19970102", "dt=yesterday"]
+    assert sorted(scan_landing(lake, LANDING).malformed) == ["dt=1997-13-01", "dt=19970102", "dt=yesterday"]
+    assert tick(lake, instance, result.cursor).run_requests == []  # quarantined once
+    land(lake, "yesterday", "b.csv", CSV.format(compact="19970102"))
+    [again] = tick(lake, instance, result.cursor).run_requests  # a new file there: quarantined again
+    assert again.asset_selection == misplaced.asset_selection and again.run_key != misplaced.run_key
 
 
 def test_a_day_folder_with_no_data_file_yet_is_not_a_partition(lake, instance):

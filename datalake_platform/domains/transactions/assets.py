@@ -12,6 +12,7 @@ from datalake_platform.domains.transactions.checks import DAILY_SALES_CONTRACT, 
 from datalake_platform.domains.transactions.schemas import DailySales, Purchases, ReportByPerson
 from datalake_platform.domains.transactions.tables import (
     DAILY_SALES,
+    LANDING,
     LANDING_COLUMNS,
     LANDING_PURCHASES,
     OWNERS,
@@ -20,6 +21,7 @@ from datalake_platform.domains.transactions.tables import (
     landing_days,
 )
 from datalake_platform.ingestion import manifest
+from datalake_platform.ingestion.misplaced import misplaced_files_asset
 from datalake_platform.ingestion.records import read_records
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
@@ -38,6 +40,8 @@ landing_purchases = dg.AssetSpec(
     description="CDNOW purchase lines exactly as they arrived: one CSV per day under dt=YYYY-MM-DD/, "
     "header customer_id,date,number_of_cds,dollar_value. Never modified by the platform.",
 )
+
+misplaced_purchases = misplaced_files_asset(LANDING, OWNERS)
 
 
 @dg.asset(

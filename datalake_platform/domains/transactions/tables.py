@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from datalake_platform.ingestion.landing import LandingTable
 from datalake_platform.lake.tables import TableRef, Zone
 
 LANDING_PURCHASES = TableRef(Zone.LANDING, "transactions", "purchases")
@@ -14,3 +15,10 @@ landing_days = dg.DynamicPartitionsDefinition(name="transactions_days")
 
 LANDING_COLUMNS = ["customer_id", "date", "number_of_cds", "dollar_value"]
 OWNERS = ["team:transactions"]
+
+# Watched by the landing sensor: its days become partitions of the assets that ingest it.
+LANDING = LandingTable(
+    LANDING_PURCHASES,
+    landing_days,
+    targets=(dg.AssetKey(PURCHASES.key_path), dg.AssetKey(DAILY_SALES.key_path)),
+)
