@@ -20,8 +20,12 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
             nullable=column.nullable,
             other=[f"{c.name} {c.statistics}" for c in column.checks],
         )
+        # Field metadata (e.g. {"pii": "hashed"}) becomes column tags the catalog can search.
+        tags = {k: str(v) for k, v in (column.metadata or {}).items()}
         columns.append(
-            dg.TableColumn(name, column.dtype.type.simpleString(), description=column.description, constraints=constraints)
+            dg.TableColumn(
+                name, column.dtype.type.simpleString(), description=column.description, constraints=constraints, tags=tags
+            )
         )
     unique = model.to_schema().unique or []
     return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=[f"unique({', '.join(unique)})"] if unique else []))

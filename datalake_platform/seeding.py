@@ -26,6 +26,7 @@ class SeedResult:
 
 
 def seed_all(storage: LakeStorage) -> list[SeedResult]:
+    from datalake_platform.domains.passengers.seed import seed as seed_passengers
     from datalake_platform.domains.transactions.seed import seed as seed_transactions
 
-    return [seed_transactions(storage)]
+    return [seed_transactions(storage), seed_passengers(storage)]

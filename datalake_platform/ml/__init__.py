@@ -1,0 +1,1 @@
+"""What every model on the lake shares: versions from the data, artifacts in the smart zone, metrics, plots."""
