@@ -6,6 +6,8 @@ import os
 
 import dagster as dg
 
+from datalake_platform.domains.images import assets as images
+from datalake_platform.domains.images.checks import checks as images_checks
 from datalake_platform.domains.passengers import assets as passengers
 from datalake_platform.domains.passengers.checks import checks as passengers_checks
 from datalake_platform.domains.transactions import assets as transactions
@@ -36,8 +38,12 @@ defs = dg.Definitions(
         passengers.passenger_features,
         passengers.survival_model,
         passengers.survival_predictions,
+        images.landing_images,
+        images.image_tensors,
+        images.cnn_model,
+        images.image_predictions,
     ],
-    asset_checks=[*transactions_checks, *passengers_checks],
+    asset_checks=[*transactions_checks, *passengers_checks, *images_checks],
     sensors=[transactions_sensors.purchases_files],
     resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
     # One run = one process = one Spark session, shared by every step of the run.

@@ -26,7 +26,8 @@ class SeedResult:
 
 
 def seed_all(storage: LakeStorage) -> list[SeedResult]:
+    from datalake_platform.domains.images.seed import seed as seed_images
     from datalake_platform.domains.passengers.seed import seed as seed_passengers
     from datalake_platform.domains.transactions.seed import seed as seed_transactions
 
-    return [seed_transactions(storage), seed_passengers(storage)]
+    return [seed_transactions(storage), seed_passengers(storage), seed_images(storage)]

@@ -1,0 +1,1 @@
+"""The images domain: labelled 32x32 RGB images -> tensors in shards -> a PyTorch CNN and its predictions."""

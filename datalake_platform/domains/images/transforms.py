@@ -1,0 +1,100 @@
+"""The images pipeline as plain functions: landing files -> decoded tensors (Spark), no Dagster, no paths."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from datalake_platform.domains.images.tables import CHANNELS, CLASSES, HEIGHT, WIDTH
+
+TEST_SHARE = 20  # percent of images held out, by a hash of image_id
+SPLIT_SQL = f"CASE WHEN pmod(xxhash64(image_id, 42), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
+
+# Quarantine reasons, checked in this order; an image gets the first that applies.
+REASONS = ("unknown_label", "undecodable", "wrong_size", "wrong_channels")
+DECODED_SCHEMA = (
+    "source_file string, label_name string, size_bytes long, reason string, detail string, "
+    "height int, width int, channels int, tensor binary"
+)
+
+
+def decode_image(data: bytes) -> dict:
+    """The image's RGB pixels as [height, width, channel] bytes, or the reason it cannot be one."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.mode == "P" and "transparency" not in image.info:
+                image = image.convert("RGB")  # a palette of RGB colours is still an RGB image
+            shape = {"height": image.height, "width": image.width, "channels": len(image.getbands())}
+            if (image.width, image.height) != (WIDTH, HEIGHT):
+                return {"reason": "wrong_size", "detail": f"{image.width}x{image.height}, expected {WIDTH}x{HEIGHT}", **shape}
+            if image.mode != "RGB":
+                return {"reason": "wrong_channels", "detail": f"mode {image.mode}: {shape['channels']} channel(s)", **shape}
+            return {"reason": None, "detail": None, "tensor": image.tobytes(), **shape}
+    except Exception as err:  # any decoder error is a property of the file, never a reason to fail the run
+        return {"reason": "undecodable", "detail": f"{type(err).__name__}: {err}"[:300]}
+
+
+def _decode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    columns = DECODED_SCHEMA.replace(",", "").split()[::2]
+    for batch in batches:
+        rows = []
+        for path, content in zip(batch["path"], batch["content"]):
+            source = "/".join(path.rsplit("/", 2)[-2:])  # class folder / file name
+            label = source.split("/")[0]
+            row = {"source_file": source, "label_name": label, "size_bytes": len(content)}
+            if label not in CLASSES:
+                row.update(reason="unknown_label", detail=f"folder {label!r} is not one of {CLASSES}")
+            else:
+                row.update(decode_image(bytes(content)))
+            rows.append(row)
+        yield pd.DataFrame(rows, columns=columns)
+
+
+def decode_images(spark: SparkSession, landing_uri: str) -> DataFrame:
+    """Every data file under the landing folder (any depth), decoded in Spark's Python workers.
+
+    Spark skips hidden and `_`-prefixed files itself; `.part` and `.tmp` uploads are skipped here.
+    """
+    files = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .load(landing_uri)
+        .where(~F.col("path").rlike(r"\.(part|tmp|crc)$"))
+    )
+    return files.select("path", "content").mapInPandas(_decode_batches, DECODED_SCHEMA)
+
+
+def tensors(decoded: DataFrame) -> DataFrame:
+    """The good images: universal/images/tensors (`image_id` hashes the landing path, stable across runs)."""
+    classes = F.array(*[F.lit(c) for c in CLASSES])
+    good = decoded.where(F.col("reason").isNull()).withColumn(
+        "image_id", F.substring(F.sha2("source_file", 256), 1, 32)
+    )
+    return good.select(
+        "image_id",
+        "source_file",
+        (F.array_position(classes, F.col("label_name")) - 1).cast("int").alias("label"),
+        "label_name",
+        "height",
+        "width",
+        "channels",
+        "tensor",
+        F.expr(SPLIT_SQL).alias("split"),
+    )
+
+
+def rejected_images(decoded: DataFrame) -> DataFrame:
+    """What could not be a tensor, with the reason: quarantine/images/tensors (the file stays in landing)."""
+    return decoded.where(F.col("reason").isNotNull()).select(
+        "source_file", "size_bytes", "reason", "detail", "height", "width", "channels"
+    )
+
+
+assert CHANNELS == 3  # decode_image keeps RGB only
