@@ -35,6 +35,8 @@ def read_table(
     uri = storage.table_uri(ref)
     reader = spark.read.schema(schema) if schema is not None else spark.read
     if days is None:
+        if schema is not None and not storage.fs.exists(uri):  # nothing ingested yet: an empty table
+            return spark.createDataFrame([], schema)
         return _typed_partition(reader.parquet(uri), schema)
     present = set(storage.list_partitions(ref))
     paths = [storage.partition_uri(ref, d) for d in days if d in present]

@@ -21,6 +21,7 @@ from datalake_platform.domains.transactions.tables import (
     landing_days,
 )
 from datalake_platform.ingestion import manifest
+from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
 from datalake_platform.ingestion.records import read_records
 from datalake_platform.metadata import table_metadata
@@ -125,6 +126,7 @@ def daily_sales(
     kinds={"spark", "parquet"},
     owners=OWNERS,
     check_specs=[REPORT_CONTRACT.spec],
+    automation_condition=refresh_when_upstream_lands(),
     description="The batch report of the reference architecture: MONTO_TRANSACCIONES = SUM(MONTO) per "
     "ID_PERSONA over all days, with the purchase count and first and last purchase dates.",
 )
