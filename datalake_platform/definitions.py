@@ -6,6 +6,10 @@ import os
 
 import dagster as dg
 
+from datalake_platform.domains.images import assets as images
+from datalake_platform.domains.images.checks import checks as images_checks
+from datalake_platform.domains.passengers import assets as passengers
+from datalake_platform.domains.passengers.checks import checks as passengers_checks
 from datalake_platform.domains.transactions import assets as transactions
 from datalake_platform.domains.transactions import sensors as transactions_sensors
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
@@ -30,8 +34,17 @@ defs = dg.Definitions(
         transactions.daily_sales,
         transactions.report_by_person,
         transactions.misplaced_purchases,
+        passengers.landing_passengers,
+        passengers.universal_passengers,
+        passengers.passenger_features,
+        passengers.survival_model,
+        passengers.survival_predictions,
+        images.landing_images,
+        images.image_tensors,
+        images.cnn_model,
+        images.image_predictions,
     ],
-    asset_checks=transactions_checks,
+    asset_checks=[*transactions_checks, *passengers_checks, *images_checks],
     sensors=[transactions_sensors.purchases_files, automation],
     resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
     # One run = one process = one Spark session, shared by every step of the run.
