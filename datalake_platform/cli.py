@@ -87,10 +87,14 @@ def _print_tables(root: str, defs) -> None:
     """Rows per materialized table (and its quarantine), read from the parquet footers."""
     from datalake_platform.lake.storage import storage_for_root
     from datalake_platform.lake.tables import TableRef
+    from datalake_platform.ml.artifacts import POINTER, ModelStore
 
     storage = storage_for_root(root)
     for key in sorted(defs.resolve_asset_graph().materializable_asset_keys):
         ref = TableRef(*key.path)
+        if storage.fs.exists(f"{storage.table_uri(ref)}/{POINTER}"):  # a model, not a table
+            print(f"{key.to_user_string():<40} model version {ModelStore(storage, ref).current()}")
+            continue
         line = f"{key.to_user_string():<40} {storage.table_rows(ref):>10,} rows"
         if storage.fs.exists(storage.table_uri(ref.quarantine())):
             line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"

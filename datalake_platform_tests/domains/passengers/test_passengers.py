@@ -160,10 +160,13 @@ def test_bad_lines_get_a_reason_in_quarantine(lake, spark):
     lake.write_bytes(f"{root}/bad.csv", BAD.encode())
     lake.write_bytes(f"{root}/reordered.csv", b"Survived,PassengerId,Pclass\n1,100,3\n\n")
     lake.write_bytes(f"{root}/_tmp-upload.csv", b"in progress, never read\n")
+    crlf = BAD.splitlines()[0] + "\r\n" + '14,1,2,"Windows, Mr. Line",male,30,0,0,T12,13,,S' + "\r\n"
+    lake.write_bytes(f"{root}/crlf.csv", crlf.encode())
     result = materialize(lake, "universal/passengers/passengers")
     assert result.success
     kept = read(lake, PASSENGERS)
-    assert sorted(kept["PassengerId"]) == [1, 2] and kept["Age"].isna().sum() == 1
+    assert sorted(kept["PassengerId"]) == [1, 2, 14] and kept["Age"].isna().sum() == 1
+    assert kept.set_index("PassengerId").loc[14, "Embarked"] == "S"  # no stray carriage return
     q = read(lake, PASSENGERS.quarantine())
     bad = q[q["source_file"] == "bad.csv"]
     assert dict(zip(bad["line_number"], bad["reason"])) == BAD_REASONS
@@ -173,4 +176,4 @@ def test_bad_lines_get_a_reason_in_quarantine(lake, spark):
     assert reasons["malformed_row"] == 3 and reasons["wrong_header"] == 1 and sum(reasons.values()) == len(q) == 13
     checks = check_results(result)
     assert checks["universal/passengers/passengers:nothing_lost"].passed
-    assert checks["universal/passengers/passengers:nothing_lost"].metadata["landing_rows"].value == 15
+    assert checks["universal/passengers/passengers:nothing_lost"].metadata["landing_rows"].value == 16
