@@ -20,7 +20,12 @@ SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def is_json_lines(name: str) -> bool:
-    return name.lower().endswith(SUFFIXES)
+    """By the name's suffix, before any compression suffix (`posts.jsonl.gz`)."""
+    stem, _, last = name.lower().rpartition(".")
+    return name.lower().endswith(SUFFIXES) or (last in COMPRESSION and stem.endswith(SUFFIXES))
+
+
+COMPRESSION = {"gz", "bz2", "deflate", "zst", "lz4", "snappy"}
 
 
 def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:

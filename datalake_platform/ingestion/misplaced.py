@@ -16,7 +16,7 @@ import pyspark.sql.types as T
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.landing import LandingTable, malformed_files
-from datalake_platform.ingestion.records import count_records, quarantined, read_records
+from datalake_platform.ingestion.records import count_records, quarantined, read_records, unreadable_files
 from datalake_platform.metadata import table_metadata
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.tables import write_table
@@ -60,7 +60,7 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         files = malformed_files(storage, landing)
         if files:
             context.log.warning(f"{len(files)} files in malformed dt= folders of {landing.ref}: quarantined in {ref}")
-        records = read_records(session, files).withColumn("reason", F.lit(REASON))
+        records = read_records(session, files, unreadable=unreadable_files(session, files)).withColumn("reason", F.lit(REASON))
         # A malformed folder has no day: the records keep their folder in source_file instead.
         rows = write_table(quarantined(records.withColumn("dt", F.lit(None))).drop("dt"), storage, ref)
         landed = sum(count_records(session, files).values())

@@ -21,13 +21,17 @@ from datalake_platform.ingestion.text import day_of, landing_text, relative
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
-__all__ = ["INGESTION_REASONS", "MAX_LINE_CHARS", "count_records", "field", "ingestion_reasons", "quarantined", "read_records"]
+__all__ = [
+    "INGESTION_REASONS", "MAX_LINE_CHARS", "count_records", "field", "ingestion_reasons", "quarantined", "read_records",
+    "unreadable_files",
+]
 
 MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
 
 # Why a record cannot be a row, whatever its table: checked first, in this order.
 INGESTION_REASONS = (
     "duplicate_file",
+    "unreadable_file",
     "not_utf8",
     "line_too_long",
     "malformed_record",
@@ -43,6 +47,7 @@ def read_records(
     columns: Sequence[str] = (),
     delimiter: str = ",",
     duplicates: Mapping[str, str] | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """One row per non-blank data record: dt, source_file, line_number, raw_line, header, fields, ...
 
@@ -52,24 +57,56 @@ def read_records(
     because the file is delimited by `;`, tab or `|` instead); `extra_columns` lists the others,
     whose values are in `rescued_data` (JSON). `malformed` is set for a record that cannot be
     parsed. `duplicate_of` names the file whose bytes this file repeats (from `duplicates`, see
-    ingestion.manifest), else null.
+    ingestion.manifest), else null. Files in `unreadable` (see `unreadable_files`) are not read:
+    each is one record, line 0, `malformed` = unreadable_file.
     """
+    unreadable = unreadable or {}
+    parts = [_unreadable_records(spark, [f for f in files if f.relative_path in unreadable], columns)]
+    files = [f for f in files if f.relative_path not in unreadable]
     json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
     other = [f for f in files if f not in json_files]
     quoted = quoted_files(spark, other)
-    parts = []
     if plain := [f for f in other if f.relative_path not in quoted]:
         parts.append(delimited.delimited_records(landing_text(spark, plain), columns, delimiter))
     if with_quotes := [f for f in other if f.relative_path in quoted]:
         parts.append(delimited.quoted_records(landing_text(spark, with_quotes), columns, delimiter))
     if json_files:
         parts.append(jsonlines.json_records(landing_text(spark, json_files), columns))
-    if not parts:
-        return spark.createDataFrame([], _empty_schema(columns))
     records = reduce(DataFrame.unionByName, parts)
     return records.select("*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")).drop(
         "_extra_positions"
     )
+
+
+def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> dict[str, str]:
+    """Compressed files that cannot be decompressed, with the error: {relative path: message}.
+
+    Spark decompresses `.gz`, `.bz2`, ... landing files by their suffix, and one corrupt file
+    would fail the whole read. Each compressed file is read alone first (a job per file: they
+    are few), so a broken one is set aside by name and quarantined whole.
+    """
+    broken = {}
+    for f in files:
+        if f.name.lower().endswith(COMPRESSED_SUFFIXES):
+            try:
+                spark.read.text(f.path).count()
+            except Exception as error:  # noqa: BLE001 - whatever the codec raises, the file is unreadable
+                broken[f.relative_path] = _cause(error)
+    return broken
+
+
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")
+
+
+def _cause(error: Exception) -> str:
+    """The innermost Java exception's one-line message, not the whole stack trace."""
+    causes = [line.strip() for line in str(error).splitlines() if "Exception:" in line or "Error:" in line]
+    return (causes[-1] if causes else str(error).splitlines()[0]).removeprefix("Caused by: ")[:500]
+
+
+def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: Sequence[str]) -> DataFrame:
+    rows = [(f.day, f.relative_path, [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file") for f in files]
+    return spark.createDataFrame(rows, _record_schema(columns))
 
 
 def quoted_files(spark: SparkSession, files: list[LandingFile]) -> set[str]:
@@ -88,9 +125,10 @@ def ingestion_reasons() -> list[tuple[str, Column]]:
     """`INGESTION_REASONS` as conditions on `read_records`'s rows, in order."""
     broken = [
         F.col("duplicate_of").isNotNull(),
+        F.col("malformed") == "unreadable_file",
         ~F.is_valid_utf8("raw_line"),
         F.length("raw_line") > MAX_LINE_CHARS,
-        F.col("malformed").isNotNull(),
+        F.col("malformed") == "malformed_record",
         F.col("wrong_delimiter"),
         F.col("missing_columns") != "",
         F.size("fields") != F.size("header"),
@@ -120,10 +158,15 @@ def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, in
 
     Non-blank lines by Spark's line reader (minus each delimited file's header); for delimited
     files with quotes, records by Spark's own CSV reader in multi-line mode. A bug in either
-    reader shows up as a difference against the other.
+    reader shows up as a difference against the other. An unreadable file counts as one record.
     """
-    quoted = quoted_files(spark, [f for f in files if not jsonlines.is_json_lines(f.name)])
+    unreadable = unreadable_files(spark, files)
     counts: dict[str, int] = {}
+    for f in files:
+        if f.relative_path in unreadable:
+            counts[f.day] = counts.get(f.day, 0) + 1
+    files = [f for f in files if f.relative_path not in unreadable]
+    quoted = quoted_files(spark, [f for f in files if not jsonlines.is_json_lines(f.name)])
     line_files = [f for f in files if f.relative_path not in quoted]
     quoted_list = [f for f in files if f.relative_path in quoted]
     for day, n in _count_lines(spark, line_files).items():
@@ -153,7 +196,8 @@ def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[st
 
 
 def _is_json_lines(path: Column) -> Column:
-    return F.lower(path).rlike("(" + "|".join(s.replace(".", r"\.") for s in jsonlines.SUFFIXES) + ")$")
+    suffixes = "|".join(s.replace(".", r"\.") for s in jsonlines.SUFFIXES)
+    return F.lower(path).rlike(f"({suffixes})(\\.({'|'.join(jsonlines.COMPRESSION)}))?$")
 
 
 def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
@@ -163,10 +207,11 @@ def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
     return F.element_at(F.create_map(*pairs), F.col("source_file"))
 
 
-def _empty_schema(columns: Sequence[str]) -> str:
+def _record_schema(columns: Sequence[str]) -> str:
+    """The columns every format's records have, before duplicates and rescued data are added."""
     return (
         "dt string, source_file string, header array<string>, wrong_delimiter boolean, missing_columns string, "
-        "extra_columns array<string>, "
+        "extra_columns array<string>, _extra_positions array<int>, "
         + "".join(f"{position(c)} int, " for c in columns)
-        + "line_number int, raw_line string, fields array<string>, malformed string, duplicate_of string, rescued_data string"
+        + "line_number int, raw_line string, fields array<string>, malformed string"
     )

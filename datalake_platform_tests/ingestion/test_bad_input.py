@@ -1,5 +1,6 @@
 """Bad files dropped beside a day's real file: the good rows are kept, every other row has a reason, nothing is lost."""
 
+import gzip
 import hashlib
 import json
 
@@ -49,6 +50,9 @@ BAD_FILES["purchases.jsonl"] = (
     b"\xff\xfe\n",
     {2: "malformed_record", 3: "missing_column", 4: "not_utf8"},
 )
+# Compressed files are read through their codec; one that cannot be decompressed is quarantined whole (line 0).
+BAD_FILES["good.csv.gz"] = (gzip.compress(HEADER + b"00019,19970102,1,1.00\n"), {})
+BAD_FILES["broken.csv.gz"] = (b"\x1f\x8b but not gzip after all", {0: "unreadable_file"})
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
     expected = {(f"dt={DAY}/{name}", line): reason for name, (_, reasons) in BAD_FILES.items() for line, reason in reasons.items()}
     assert got == expected
 
-    good_rows = {"truncated.csv": 1, "día de compras.csv": 1, "crlf.csv": 1, "quoted.csv": 2, "purchases.jsonl": 1}
+    good_rows = {"truncated.csv": 1, "día de compras.csv": 1, "crlf.csv": 1, "quoted.csv": 2, "purchases.jsonl": 1, "good.csv.gz": 1}
     universal = pd.read_parquet(lake.partition_uri(PURCHASES, DAY))
     assert len(universal) == landed + sum(good_rows.values())
     assert json.loads(universal[universal.ID_PERSONA == "00013"]._rescued_data.iloc[0]) == {"note": "two\nlines"}
@@ -87,6 +91,7 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
     meta = result.asset_materializations_for_node("universal__transactions__purchases")[0].metadata
     assert meta["quarantined_rows"].value == len(quarantined)
     assert sum(meta["quarantine_reasons"].value.values()) == len(quarantined)
+    assert list(meta["unreadable_files"].value) == [f"dt={DAY}/broken.csv.gz"]  # named, with the codec's error
 
 
 def test_a_line_that_is_not_utf8_keeps_its_exact_bytes_in_quarantine(lake, landed):

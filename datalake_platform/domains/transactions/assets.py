@@ -23,7 +23,7 @@ from datalake_platform.domains.transactions.tables import (
 from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
-from datalake_platform.ingestion.records import read_records
+from datalake_platform.ingestion.records import read_records, unreadable_files
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -66,10 +66,13 @@ def universal_purchases(
     entries = manifest.judge(storage, LANDING_PURCHASES, days, files)
     duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
     context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
+    unreadable = unreadable_files(session, files)
+    for name, error in unreadable.items():
+        context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
     # One pass parses every line and writes the good rows, observing which files had rejects;
     # a second pass re-reads only those files to write their rejected rows to quarantine.
     seen = Observation("purchases")
-    records = read_records(session, files, LANDING_COLUMNS, duplicates=duplicates)
+    records = read_records(session, files, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable)
     classified = transforms.classify_purchases(records).observe(seen, *transforms.rejection_metrics())
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days, audit)
@@ -77,7 +80,9 @@ def universal_purchases(
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
     rejects = transforms.classify_purchases(
-        read_records(session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates)
+        read_records(
+            session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable
+        )
     )
     rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
     manifest.write(storage, LANDING_PURCHASES, days, entries)
@@ -92,6 +97,7 @@ def universal_purchases(
             quarantine_reasons=dg.MetadataValue.json({r: metrics[r] for r in transforms.REASONS if metrics[r]}),
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
             duplicate_files=dg.MetadataValue.json(dict(list(duplicates.items())[:MAX_LISTED])),
+            unreadable_files=dg.MetadataValue.json(dict(list(unreadable.items())[:MAX_LISTED])),
             rescued_columns=dg.MetadataValue.json(list(metrics["rescued_columns"] or [])),
         )
     )
