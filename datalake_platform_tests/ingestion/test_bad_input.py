@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -63,9 +64,17 @@ def landed(lake, cdnow):
     return real
 
 
+def _landing_snapshot(lake) -> dict[str, tuple[bytes, int]]:
+    """Every file under landing: its bytes and modification time (ns)."""
+    root = Path(lake.table_uri(LANDING_PURCHASES))
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
 def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lake, landed):
+    before = _landing_snapshot(lake)
     result = materialize(lake, UNIVERSAL, partition_key=DAY)
     assert result.success
+    assert _landing_snapshot(lake) == before  # landing is never modified, moved or deleted
 
     quarantined = pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), DAY))
     got = {(r.source_file, r.line_number): r.reason for r in quarantined.itertuples()}
@@ -107,7 +116,9 @@ def test_the_records_of_a_malformed_day_folder_are_quarantined_whole(lake, lande
     misplaced = {"19970102": b"00001,19970102,1,1.00\n00002,19970102,2,2.00\n", "1997-13-01": b"00003,19970102,1,3.00\n"}
     for folder, body in misplaced.items():
         lake.write_bytes(f"{lake.partition_uri(LANDING_PURCHASES, folder)}/a.csv", HEADER + body)
+    before = _landing_snapshot(lake)
     result = materialize(lake, "quarantine/transactions/purchases_misplaced")
+    assert _landing_snapshot(lake) == before
     assert result.success and check_results(result)["quarantine/transactions/purchases_misplaced:nothing_lost"].passed
     rows = pd.read_parquet(lake.table_uri(LANDING.misplaced)).sort_values(["source_file", "line_number"])
     assert [(r.source_file, r.line_number, r.raw_line, r.reason) for r in rows.itertuples()] == [
