@@ -63,6 +63,7 @@ def bench_mlp(scales: list[int]) -> list[dict]:
     _materialize(storage, "universal/passengers/passengers smart/passengers/features")
     spark = get_or_create_session()
     features = read_table(spark, storage, FEATURES, spark_schema(Features))
+    transforms.train_mlp(transforms.labelled(features, "train"))  # warm-up: JIT, first jobs
     rows = []
     for scale in scales:
         copies = spark.range(scale).withColumnRenamed("id", "copy")
