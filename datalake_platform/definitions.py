@@ -17,14 +17,19 @@ from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 
 LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
-ENVIRONMENTS = ("local",)  # aws, gcp, azure: storage and compute backends still to come
+ENVIRONMENTS = {"local": "a folder", "aws": "s3://bucket/prefix"}  # gcp and azure: still to come
 
 
 def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
+    """The lake and Spark of an environment; DATALAKE_ROOT says where the lake is (a URI on a cloud)."""
     if env not in ENVIRONMENTS:
-        raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {ENVIRONMENTS}.")
-    root = dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else default_lake_root()
-    return {"lake": LakeResource(root=root), "spark": SparkResource()}
+        raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {sorted(ENVIRONMENTS)}.")
+    root = os.environ.get("DATALAKE_ROOT") or default_lake_root()
+    scheme = root.split("://", 1)[0] if "://" in root else ""
+    if (env == "local") != (scheme in ("", "file")) or (env == "aws" and scheme not in ("s3", "s3a")):
+        raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
+    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root)
+    return {"lake": lake, "spark": SparkResource(lake=lake)}
 
 
 defs = dg.Definitions(

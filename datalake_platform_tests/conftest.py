@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -14,17 +16,20 @@ from datalake_platform.domains.transactions.sensors import LANDING
 from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.domains.transactions.seed import cdnow_by_day
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
-from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
+from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage, storage_for_root
 from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.spark.connectors import connector_jars
 from datalake_platform.spark.session import get_or_create_session
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def spark():
-    return get_or_create_session(conf={"spark.sql.shuffle.partitions": "4"})
+    """The one Spark session of the test process, created first, with the S3 connector on its classpath
+    (a session's jars are fixed when it starts; the S3 tests share it)."""
+    return get_or_create_session(conf={"spark.sql.shuffle.partitions": "4", "spark.jars": ",".join(connector_jars("s3"))})
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +44,8 @@ def lake(tmp_path) -> LakeStorage:
 
 
 def resources_for(storage: LakeStorage) -> dict:
-    return {"lake": LakeResource(root=storage.root), "spark": SparkResource()}
+    lake = LakeResource(root=storage.root)
+    return {"lake": lake, "spark": SparkResource(lake=lake)}
 
 
 def land(storage: LakeStorage, day: str, name: str, text: str) -> str:
@@ -83,3 +89,45 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto S3 server on 127.0.0.1 for the whole test session, stopped at its end.
+
+    The standard AWS variables point every client at it (boto3, s3fs, Spark's S3A through the
+    lake's Spark conf) with moto's test keys; each test gets a bucket of its own.
+    """
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in aws}
+    os.environ.update(aws)
+    try:
+        yield aws["AWS_ENDPOINT_URL"]
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.stop()
+
+
+@pytest.fixture
+def s3_lake(moto_endpoint) -> LakeStorage:
+    """A lake under s3://<fresh bucket>/lake on the moto server."""
+    import boto3
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return storage_for_root(f"s3://{bucket}/lake")

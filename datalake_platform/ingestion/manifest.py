@@ -111,11 +111,9 @@ def read(storage: LakeStorage, landing: TableRef) -> list[Entry]:
     ref = landing.manifest()
     entries = []
     for day in storage.list_partitions(ref):
-        folder = storage.partition_uri(ref, day)
-        for name in storage.fs.ls(folder, detail=False):
-            if name.endswith(".parquet"):
-                with storage.fs.open(name, "rb") as fh:
-                    entries += [Entry(**row) for row in pq.read_table(fh, schema=SCHEMA).to_pylist()]
+        for name in storage.parquet_files(storage.partition_uri(ref, day)):
+            with storage.fs.open(name, "rb") as fh:
+                entries += [Entry(**row) for row in pq.read_table(fh, schema=SCHEMA).to_pylist()]
     return entries
 
 

@@ -2,7 +2,7 @@
 
 Asset code never builds a path or names a filesystem: it asks the storage for a table's URI
 (to give to Spark), for the files in landing, and to commit what Spark wrote into a staging
-area. Only the local backend exists so far; object stores plug in behind the same methods.
+area. The local backend is here; object stores (lake.object_store) sit behind the same methods.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class LakeStorage(ABC):
         for day in sorted(set(days) - set(self.staged_days(staging))):
             folder = f"{staging}/{partition_folder(day)}"
             self.fs.makedirs(folder, exist_ok=True)
-            with self.fs.open(f"{folder}/part-empty.parquet", "wb") as fh:
+            with self.fs.open(f"{folder}/part-empty-{uuid.uuid4().hex}.parquet", "wb") as fh:
                 pq.write_table(schema.empty_table(), fh)
 
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
@@ -134,15 +134,30 @@ class LakeStorage(ABC):
     def _relative_to(self, name: str, table: str) -> str:
         return name[len(self.fs._strip_protocol(table).rstrip("/")) + 1 :]
 
+    def committed_files(self, folder: str) -> list[str] | None:
+        """The files of a folder's committed version, where the store needs a list to tell them
+        (see lake.object_store); None where the folder itself is the committed version."""
+        return None
+
+    def parquet_files(self, folder: str) -> list[str]:
+        """The committed parquet data files of one folder (a partition or a table)."""
+        committed = self.committed_files(folder)
+        if committed is not None:
+            return [f for f in committed if f.endswith(".parquet")]
+        if not self.fs.exists(folder):
+            return []
+        return [
+            self._full(name)
+            for name in self.fs.ls(folder, detail=False)
+            if name.endswith(".parquet") and is_data_file(Path(name).name)
+        ]
+
     def parquet_rows(self, folder: str) -> int:
         """Rows of the parquet files in one folder, read from their footers: no data scan."""
-        if not self.fs.exists(folder):
-            return 0
         total = 0
-        for name in self.fs.ls(folder, detail=False):
-            if name.endswith(".parquet") and is_data_file(Path(name).name):
-                with self.fs.open(name, "rb") as fh:
-                    total += pq.ParquetFile(fh).metadata.num_rows
+        for name in self.parquet_files(folder):
+            with self.fs.open(name, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
         return total
 
     def table_rows(self, ref: TableRef) -> int:
@@ -254,13 +269,14 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def storage_for_root(root: str) -> LakeStorage:
-    """The backend for a lake root: a path or `file://` URI is local."""
+    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3."""
     if root.startswith("file://"):
         return LocalLakeStorage(root[len("file://") :])
     if "://" in root:
+        from datalake_platform.lake import object_store
+
         scheme = root.split("://", 1)[0]
-        raise ValueError(
-            f"DATALAKE_ROOT={root!r}: the {scheme}:// storage backend is not available yet; "
-            "use a local folder."
-        )
+        if scheme in ("s3", "s3a"):
+            return object_store.S3LakeStorage(root)
+        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder or s3://)")
     return LocalLakeStorage(root)

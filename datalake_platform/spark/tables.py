@@ -34,15 +34,26 @@ def read_table(
     """
     uri = storage.table_uri(ref)
     reader = spark.read.schema(schema) if schema is not None else spark.read
-    if days is None:
+    if days is None and storage.committed_files(uri) is None:  # the folder is the table
         if schema is not None and not storage.fs.exists(uri):  # nothing ingested yet: an empty table
             return spark.createDataFrame([], schema)
         return _typed_partition(reader.parquet(uri), schema)
-    present = set(storage.list_partitions(ref))
-    paths = [storage.partition_uri(ref, d) for d in days if d in present]
+    paths = _committed_paths(storage, ref, days)
     if not paths:
         return spark.createDataFrame([], schema or StructType())
     return _typed_partition(reader.option("basePath", uri).parquet(*paths), schema)
+
+
+def _committed_paths(storage: LakeStorage, ref: TableRef, days: list[str] | None) -> list[str]:
+    """Partition folders where a folder is its committed version; else the committed files themselves."""
+    present = storage.list_partitions(ref)
+    if days is None and not present:  # an unpartitioned table on an object store
+        return storage.parquet_files(storage.table_uri(ref))
+    chosen = [d for d in present if days is None or d in set(days)]
+    folders = [storage.partition_uri(ref, d) for d in chosen]
+    if storage.committed_files(storage.table_uri(ref)) is None:
+        return folders
+    return [f for folder in folders for f in storage.parquet_files(folder)]
 
 
 class Audit(Protocol):

@@ -1,0 +1,145 @@
+"""Object-store backends (S3, GCS, Azure Blob): the lake in a bucket, committed without renames.
+
+An object store has no atomic rename of a folder, so a partition cannot be swapped into place
+as on a local disk. The commit protocol instead:
+
+1. Spark writes the new version into a private staging prefix (`work/_staging/...`);
+2. each staged file is copied (server side) into the partition's prefix, under the unique name
+   Spark gave it (`part-NNNNN-<write uuid>...`), beside the current version's files;
+3. the partition's marker `_commit.json` is overwritten in one PUT (atomic on every store): it
+   lists the files of the new version. This is the commit point;
+4. every other file under the prefix (the previous version, leftovers of a killed write) is
+   deleted.
+
+The platform's readers honour the marker: they read exactly the files it lists, so a write
+killed at any step leaves the previous version whole, and a folder with no marker holds no
+committed data. Engines that read the prefix without the marker (Athena, BigQuery external
+tables) skip `_`-prefixed files and see the new version once step 4 is done: during that
+moment, and after a write killed between steps 2 and 3 until the partition's next commit,
+they can see extra files. The SQL catalog is the place to close that gap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import fsspec
+
+from datalake_platform.lake.storage import LakeStorage, is_data_file
+from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea
+
+COMMIT_MARKER = "_commit.json"
+
+
+class ObjectStoreLakeStorage(LakeStorage):
+    """A lake under `scheme://bucket/prefix` on an fsspec filesystem."""
+
+    scheme = ""  # how both fsspec and Spark name the store in URIs
+
+    def __init__(self, root: str, fs: fsspec.AbstractFileSystem):
+        super().__init__(root)
+        self._fs = fs
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._fs
+
+    def _full(self, name: str) -> str:
+        return name if "://" in name else f"{self.scheme}://{name}"
+
+    # -- the commit protocol ----------------------------------------------------------------
+    def commit_partitions(self, ref, staging, days) -> None:
+        for day in days:
+            folder = f"{PARTITION_COLUMN}={day}"
+            self._commit_folder(f"{staging}/{folder}", f"{self.table_uri(ref)}/{folder}")
+        self.discard(staging)
+
+    def commit_table(self, ref, staging) -> None:
+        self._commit_folder(staging, self.table_uri(ref))
+        self.discard(staging)
+
+    def _commit_folder(self, staged: str, target: str) -> None:
+        files = self._files_under(staged)
+        for relative in files:
+            self.fs.copy(f"{staged}/{relative}", f"{target}/{relative}")
+        self._publish(target, files)
+        for relative in self._files_under(target, everything=True):
+            if relative not in files and relative != COMMIT_MARKER and not relative.startswith(f"{PARTITION_COLUMN}="):
+                self.fs.rm_file(f"{target}/{relative}")
+
+    def _publish(self, target: str, files: list[str]) -> None:
+        """The commit point: one PUT of the marker that lists the new version's files."""
+        self.fs.pipe_file(f"{target}/{COMMIT_MARKER}", json.dumps({"files": files}, indent=0).encode())
+
+    def _files_under(self, folder: str, everything: bool = False) -> list[str]:
+        """Files under `folder`, relative to it; data files only (no `_SUCCESS`, `.crc`) unless `everything`."""
+        if not self.fs.exists(folder):
+            return []
+        base = self.fs._strip_protocol(folder).rstrip("/")
+        found = [p[len(base) + 1 :] for p in self.fs.find(folder)]
+        return sorted(r for r in found if everything or all(is_data_file(part) for part in r.split("/")))
+
+    # -- readers honour the marker ----------------------------------------------------------
+    def committed_files(self, folder: str) -> list[str] | None:
+        if self._is_staging(folder):
+            return None  # a private write in progress: everything in it is the write
+        marker = f"{folder}/{COMMIT_MARKER}"
+        try:
+            listed = json.loads(self.fs.cat_file(marker))["files"]
+        except FileNotFoundError:
+            return []  # nothing committed here (perhaps the leftovers of a killed first write)
+        return [self._full(f"{self.fs._strip_protocol(folder).rstrip('/')}/{f}") for f in listed]
+
+    def list_partitions(self, ref) -> list[str]:
+        """The days whose `dt=` folder has a commit marker: one listing, no request per day."""
+        table = self.table_uri(ref)
+        if not self.fs.exists(table):
+            return []
+        base = self.fs._strip_protocol(table).rstrip("/")
+        prefix = f"{PARTITION_COLUMN}="
+        days = set()
+        for path in self.fs.find(table):
+            parts = path[len(base) + 1 :].split("/")
+            if len(parts) == 2 and parts[0].startswith(prefix) and parts[1] == COMMIT_MARKER:
+                days.add(parts[0][len(prefix) :])
+        return sorted(days)
+
+    def _is_staging(self, folder: str) -> bool:
+        return self.fs._strip_protocol(folder).startswith(
+            self.fs._strip_protocol(self.uri(f"{ServiceArea.WORK}/_staging")).rstrip("/")
+        )
+
+    def write_bytes(self, uri: str, data: bytes) -> bool:
+        # One PUT is atomic on an object store: readers see the old object or the new one.
+        try:
+            if self.fs.size(uri) == len(data) and self.fs.cat_file(uri) == data:
+                return False
+        except FileNotFoundError:
+            pass
+        self.fs.pipe_file(uri, data)
+        return True
+
+    def discard(self, staging: str) -> None:
+        if self.fs.exists(staging):
+            self.fs.rm(staging, recursive=True)
+
+
+class S3LakeStorage(ObjectStoreLakeStorage):
+    """S3 (`s3://bucket/prefix`). URIs use `s3a://`, which s3fs and Hadoop's S3A connector both read.
+
+    Credentials come from boto's standard chain (environment, profile, instance role);
+    `AWS_ENDPOINT_URL` points it at another endpoint (moto, MinIO).
+    """
+
+    scheme = "s3a"
+
+    def __init__(self, root: str):
+        bucket_path = root.split("://", 1)[1]
+        # No listings cache: other processes (runs, the sensor daemon) change the bucket under it.
+        fs = fsspec.filesystem("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, use_listings_cache=False)
+        super().__init__(f"{self.scheme}://{bucket_path}", fs)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return os.environ.get("AWS_ENDPOINT_URL") or None

@@ -1,0 +1,184 @@
+"""The lake on S3 (a moto server on 127.0.0.1): the commit protocol, and the transactions domain end to end.
+
+Spark reads and writes `s3a://` through Hadoop's S3A connector (jars from PyPI, see
+spark.connectors); everything else goes through s3fs. Nothing here is mocked but the cloud.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from datalake_platform.domains.transactions.tables import LANDING, PURCHASES, REPORT_BY_PERSON
+from datalake_platform.lake.object_store import COMMIT_MARKER
+from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.lake.tables import TableRef, Zone
+from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.spark.tables import read_table, write_partitions
+from datalake_platform_tests.conftest import REPO, check_results, land, land_cdnow_day, materialize
+
+TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")
+DAYS = ["1997-01-02", "1997-01-03", "1997-01-04"]
+
+
+@pytest.fixture
+def spark(s3_lake):
+    """The test session, set up for this lake's store as the SparkResource of a run sets it up."""
+    return SparkResource(lake=LakeResource(root=s3_lake.root)).session()
+
+
+def _write(spark, lake, values: dict[str, list[int]]) -> dict[str, int]:
+    rows = [(v, day) for day, vs in values.items() for v in vs]
+    df = spark.createDataFrame(rows, "x int, dt string").selectExpr("x", "to_date(dt) as dt")
+    return write_partitions(df, lake, TABLE, list(values))
+
+
+def _read(spark, lake, days=None) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for r in read_table(spark, lake, TABLE, None, days).collect():
+        out.setdefault(str(r.dt), []).append(r.x)
+    return {d: sorted(v) for d, v in sorted(out.items())}
+
+
+def test_a_commit_publishes_a_marker_and_replaces_the_previous_version(spark, s3_lake):
+    assert _write(spark, s3_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {"2020-01-01": 2, "2020-01-02": 1}
+    assert _write(spark, s3_lake, {"2020-01-01": [4], "2020-01-02": []}) == {"2020-01-01": 1, "2020-01-02": 0}
+    assert _read(spark, s3_lake) == {"2020-01-01": [4]}
+    assert s3_lake.list_partitions(TABLE) == ["2020-01-01", "2020-01-02"]  # the empty day is committed, empty
+    folder = s3_lake.partition_uri(TABLE, "2020-01-01")
+    listed = json.loads(s3_lake.fs.cat_file(f"{folder}/{COMMIT_MARKER}"))["files"]
+    on_store = sorted(p.rsplit("/", 1)[1] for p in s3_lake.fs.ls(folder))
+    assert on_store == sorted([*listed, COMMIT_MARKER])  # the previous version's files are gone
+    assert not s3_lake.fs.find(s3_lake.uri("work/_staging"))  # staging cleaned up
+
+
+def test_readers_honour_the_marker_not_the_files_beside_it(spark, s3_lake):
+    _write(spark, s3_lake, {"2020-01-01": [1, 2]})
+    folder = s3_lake.partition_uri(TABLE, "2020-01-01")
+    committed = s3_lake.parquet_files(folder)[0]
+    # A killed write's leftover: a whole data file copied in, never committed.
+    s3_lake.fs.copy(committed, f"{folder}/part-99999-leftover.c000.snappy.parquet")
+    assert _read(spark, s3_lake) == {"2020-01-01": [1, 2]}
+    assert s3_lake.parquet_rows(folder) == 2
+    _write(spark, s3_lake, {"2020-01-01": [7]})  # the next commit removes it
+    assert [p.rsplit("/", 1)[1] for p in s3_lake.fs.ls(folder) if "leftover" in p] == []
+
+
+# A child process runs the real asset on S3 and SIGKILLs itself at the chosen step of the commit.
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import dagster as dg
+    from datalake_platform.lake import object_store as ob
+    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform_tests.conftest import resources_for
+    from datalake_platform.definitions import LANDING_TABLES, defs
+    from datalake_platform.ingestion.landing import register_landing
+
+    root, moment = sys.argv[1], sys.argv[2]
+    storage = storage_for_root(root)
+    real_publish, published = ob.ObjectStoreLakeStorage._publish, []
+
+    def publish_then_die(self, target, files):
+        if "/universal/" in target:
+            published.append(target)
+            if moment == "before_marker" or (moment == "between_partitions" and len(published) == 2):
+                os.kill(os.getpid(), signal.SIGKILL)  # the new files are copied in, not committed
+        real_publish(self, target, files)
+
+    ob.ObjectStoreLakeStorage._publish = publish_then_die
+    instance = dg.DagsterInstance.ephemeral()
+    register_landing(instance, storage, LANDING_TABLES)
+    dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection="universal/transactions/purchases",
+        resources=resources_for(storage),
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": sys.argv[3], "dagster/asset_partition_range_end": sys.argv[4]},
+    )
+    """
+)
+
+
+def _universal(lake, day) -> pd.DataFrame:
+    files = lake.parquet_files(lake.partition_uri(PURCHASES, day))
+    frames = [pq.read_table(lake.fs.open(f, "rb")).to_pandas() for f in files]
+    return pd.concat(frames).sort_values("ID_TRANSACCION").reset_index(drop=True)
+
+
+def test_a_run_killed_mid_commit_on_s3_leaves_each_partition_whole(s3_lake, cdnow):
+    days = DAYS[:2]
+    v1 = {day: land_cdnow_day(s3_lake, cdnow, day) for day in days}
+    for day in days:
+        assert materialize(s3_lake, "universal/transactions/purchases", partition_key=day).success
+    before = {day: _universal(s3_lake, day) for day in days}
+    for day in days:
+        land(s3_lake, day, "late.csv", f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n")
+
+    for moment in ["before_marker", "between_partitions"]:
+        proc = subprocess.run(
+            [sys.executable, "-c", KILLER, s3_lake.root, moment, *days],
+            env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == -9, proc.stderr[-3000:]  # it really died by SIGKILL
+        if moment == "before_marker":  # nothing committed: both days are the previous version, whole
+            for day in days:
+                pd.testing.assert_frame_equal(_universal(s3_lake, day), before[day])
+    # Killed after the first day's marker: that day is the new version, the other the previous one.
+    assert len(_universal(s3_lake, days[0])) == v1[days[0]] + 1
+    pd.testing.assert_frame_equal(_universal(s3_lake, days[1]), before[days[1]])
+
+
+def _report(spark, lake) -> dict[str, Decimal]:
+    rows = read_table(spark, lake, REPORT_BY_PERSON, None).collect()
+    return {r.ID_PERSONA: r.MONTO_TRANSACCIONES for r in rows}
+
+
+def test_the_transactions_domain_runs_end_to_end_on_s3_and_reports_what_the_local_lake_does(spark, s3_lake, tmp_path, cdnow):
+    local = LocalLakeStorage(str(tmp_path / "local"))
+    for lake in (s3_lake, local):
+        for day in DAYS:
+            land_cdnow_day(lake, cdnow, day)
+        land(lake, DAYS[0], "bad.csv", "customer_id,date,number_of_cds,dollar_value\n,19970102,1,1.00\n")
+        result = materialize(
+            lake,
+            'key:"universal/transactions/purchases"+ or key:"quarantine/transactions/purchases_misplaced"',
+            tags={"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]},
+        )
+        assert result.success
+        assert all(c.passed for c in check_results(result).values()), check_results(result)
+
+    report = _report(spark, s3_lake)
+    assert report == _report(spark, local)
+    expected: dict[str, Decimal] = {}
+    for day in DAYS:
+        for line in cdnow[day]:
+            person, _, _, dollars = line.split(",")
+            expected[person] = expected.get(person, Decimal(0)) + Decimal(dollars)
+    assert report == expected  # and both equal sums computed here from the raw lines
+    assert s3_lake.table_rows(PURCHASES.quarantine()) == 1
+    assert s3_lake.list_partitions(PURCHASES) == DAYS
+    assert s3_lake.root.startswith("s3a://") and s3_lake.table_uri(PURCHASES).endswith("/lake/universal/transactions/purchases")
+
+
+def test_the_landing_sensor_lists_s3(s3_lake):
+    import dagster as dg
+
+    from datalake_platform.ingestion.landing import scan_landing
+    from datalake_platform_tests.ingestion.test_sensors import tick
+
+    for day in DAYS:
+        land(s3_lake, day, "a.csv", "customer_id,date,number_of_cds,dollar_value\n")
+    land(s3_lake, DAYS[0], "_tmp-b.csv", "in progress")
+    with dg.instance_for_test() as instance:
+        first = tick(s3_lake, instance, None)
+        assert [r.partition_key_range for r in first.run_requests][0].start == DAYS[0]
+        assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == DAYS
+        assert tick(s3_lake, instance, first.cursor).run_requests == []  # etags unchanged: nothing again
+    assert scan_landing(s3_lake, LANDING).files == {day: 1 for day in DAYS}
