@@ -77,6 +77,15 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         "universal/transactions/purchases",
         "smart/transactions/daily_sales",
         "smart/transactions/report_by_person",
+        "landing/passengers/passengers",
+        "universal/passengers/passengers",
+        "smart/passengers/features",
+        "smart/passengers/survival_model",
+        "smart/passengers/survival_predictions",
+        "landing/images/images",
+        "universal/images/tensors",
+        "smart/images/cnn_model",
+        "smart/images/predictions",
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]
