@@ -17,7 +17,7 @@ from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 
 LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
-ENVIRONMENTS = {"local": "a folder", "aws": "s3://bucket/prefix"}  # gcp and azure: still to come
+ENVIRONMENTS = {"local": "a folder", "aws": "s3://bucket/prefix", "gcp": "gs://bucket/prefix"}  # azure: to come
 
 
 def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
@@ -26,7 +26,8 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
         raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {sorted(ENVIRONMENTS)}.")
     root = os.environ.get("DATALAKE_ROOT") or default_lake_root()
     scheme = root.split("://", 1)[0] if "://" in root else ""
-    if (env == "local") != (scheme in ("", "file")) or (env == "aws" and scheme not in ("s3", "s3a")):
+    schemes = {"local": ("", "file"), "aws": ("s3", "s3a"), "gcp": ("gs", "gcs")}[env]
+    if scheme not in schemes:
         raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
     lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root)
     return {"lake": lake, "spark": SparkResource(lake=lake)}

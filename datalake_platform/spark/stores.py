@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from datalake_platform.lake.object_store import S3LakeStorage
+from datalake_platform.lake.object_store import GCSLakeStorage, S3LakeStorage
 from datalake_platform.lake.storage import LakeStorage
 
 # hadoop-aws 3.3.1 parses these as plain numbers; Hadoop 3.4+ (inside Spark 4) defaults them
@@ -26,13 +26,29 @@ _S3A_NUMERIC_DEFAULTS = {
 }
 
 
+# gcs-connector 2.2 reads these as plain byte counts; Hadoop 3.4+ defaults some to "64m"-style sizes.
+_GCS_NUMERIC_DEFAULTS = {
+    "fs.gs.block.size": str(64 * 2**20),
+    "fs.gs.rewrite.max.chunk.size": str(512 * 2**20),
+    "fs.gs.outputstream.buffer.size": str(8 * 2**20),
+    "fs.gs.inputstream.inplace.seek.limit": str(8 * 2**20),
+    "fs.gs.inputstream.min.range.request.size": str(2 * 2**20),
+}
+
+
 def connector(storage: LakeStorage) -> str | None:
     """Which connector (spark.connectors) local Spark needs for this storage; None for a local lake."""
-    return "s3" if isinstance(storage, S3LakeStorage) else None
+    if isinstance(storage, S3LakeStorage):
+        return "s3"
+    if isinstance(storage, GCSLakeStorage):
+        return "gcs"
+    return None
 
 
 def hadoop_conf(storage: LakeStorage) -> dict[str, str]:
     """Hadoop filesystem settings for the store, set on the session (they apply to every read and write)."""
+    if isinstance(storage, GCSLakeStorage):
+        return _gcs_conf(storage)
     if not isinstance(storage, S3LakeStorage):
         return {}
     conf = {
@@ -52,6 +68,24 @@ def hadoop_conf(storage: LakeStorage) -> dict[str, str]:
                 "fs.s3a.path.style.access": "true",
                 "fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https")).lower(),
                 "fs.s3a.change.detection.mode": "none",
+            }
+        )
+    return conf
+
+
+def _gcs_conf(storage: GCSLakeStorage) -> dict[str, str]:
+    conf = {
+        **_GCS_NUMERIC_DEFAULTS,
+        "fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+        "fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
+    }
+    if storage.emulator:  # fake-gcs-server: its URL, no credentials
+        conf.update(
+            {
+                "fs.gs.storage.root.url": storage.emulator.rstrip("/") + "/",
+                "fs.gs.project.id": os.environ.get("GOOGLE_CLOUD_PROJECT", "test"),
+                "fs.gs.auth.service.account.enable": "false",
+                "fs.gs.auth.null.enable": "true",
             }
         )
     return conf

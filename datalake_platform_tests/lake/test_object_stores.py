@@ -1,7 +1,9 @@
-"""The lake on S3 (a moto server on 127.0.0.1): the commit protocol, and the transactions domain end to end.
+"""The lake on object stores, each on its emulator on 127.0.0.1: S3 on moto, GCS on fake-gcs-server.
 
-Spark reads and writes `s3a://` through Hadoop's S3A connector (jars from PyPI, see
-spark.connectors); everything else goes through s3fs. Nothing here is mocked but the cloud.
+For each: the commit protocol, a run killed mid-commit, the transactions domain end to end with
+the same report as a local lake, and the landing sensor's listing. Spark reads and writes the
+bucket through Hadoop's connector for the store (S3A, the GCS connector: jars from PyPI, see
+spark.connectors); everything else goes through fsspec (s3fs, gcsfs). Only the cloud is emulated.
 """
 
 import json
@@ -17,7 +19,7 @@ import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.object_store import COMMIT_MARKER
-from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
 from datalake_platform.lake.tables import TableRef, Zone
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.tables import read_table, write_partitions
@@ -27,10 +29,16 @@ TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")
 DAYS = ["1997-01-02", "1997-01-03", "1997-01-04"]
 
 
+@pytest.fixture(params=["s3", "gcs"])
+def bucket_lake(request) -> LakeStorage:
+    """A lake in a fresh bucket of each object store's emulator."""
+    return request.getfixturevalue(f"{request.param}_lake")
+
+
 @pytest.fixture
-def spark(s3_lake):
+def spark(bucket_lake):
     """The test session, set up for this lake's store as the SparkResource of a run sets it up."""
-    return SparkResource(lake=LakeResource(root=s3_lake.root)).session()
+    return SparkResource(lake=LakeResource(root=bucket_lake.root)).session()
 
 
 def _write(spark, lake, values: dict[str, list[int]]) -> dict[str, int]:
@@ -46,31 +54,31 @@ def _read(spark, lake, days=None) -> dict[str, list[int]]:
     return {d: sorted(v) for d, v in sorted(out.items())}
 
 
-def test_a_commit_publishes_a_marker_and_replaces_the_previous_version(spark, s3_lake):
-    assert _write(spark, s3_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {"2020-01-01": 2, "2020-01-02": 1}
-    assert _write(spark, s3_lake, {"2020-01-01": [4], "2020-01-02": []}) == {"2020-01-01": 1, "2020-01-02": 0}
-    assert _read(spark, s3_lake) == {"2020-01-01": [4]}
-    assert s3_lake.list_partitions(TABLE) == ["2020-01-01", "2020-01-02"]  # the empty day is committed, empty
-    folder = s3_lake.partition_uri(TABLE, "2020-01-01")
-    listed = json.loads(s3_lake.fs.cat_file(f"{folder}/{COMMIT_MARKER}"))["files"]
-    on_store = sorted(p.rsplit("/", 1)[1] for p in s3_lake.fs.ls(folder))
+def test_a_commit_publishes_a_marker_and_replaces_the_previous_version(spark, bucket_lake):
+    assert _write(spark, bucket_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {"2020-01-01": 2, "2020-01-02": 1}
+    assert _write(spark, bucket_lake, {"2020-01-01": [4], "2020-01-02": []}) == {"2020-01-01": 1, "2020-01-02": 0}
+    assert _read(spark, bucket_lake) == {"2020-01-01": [4]}
+    assert bucket_lake.list_partitions(TABLE) == ["2020-01-01", "2020-01-02"]  # the empty day is committed, empty
+    folder = bucket_lake.partition_uri(TABLE, "2020-01-01")
+    listed = json.loads(bucket_lake.fs.cat_file(f"{folder}/{COMMIT_MARKER}"))["files"]
+    on_store = sorted(p.rsplit("/", 1)[1] for p in bucket_lake.fs.ls(folder))
     assert on_store == sorted([*listed, COMMIT_MARKER])  # the previous version's files are gone
-    assert not s3_lake.fs.find(s3_lake.uri("work/_staging"))  # staging cleaned up
+    assert not bucket_lake.fs.find(bucket_lake.uri("work/_staging"))  # staging cleaned up
 
 
-def test_readers_honour_the_marker_not_the_files_beside_it(spark, s3_lake):
-    _write(spark, s3_lake, {"2020-01-01": [1, 2]})
-    folder = s3_lake.partition_uri(TABLE, "2020-01-01")
-    committed = s3_lake.parquet_files(folder)[0]
+def test_readers_honour_the_marker_not_the_files_beside_it(spark, bucket_lake):
+    _write(spark, bucket_lake, {"2020-01-01": [1, 2]})
+    folder = bucket_lake.partition_uri(TABLE, "2020-01-01")
+    committed = bucket_lake.parquet_files(folder)[0]
     # A killed write's leftover: a whole data file copied in, never committed.
-    s3_lake.fs.copy(committed, f"{folder}/part-99999-leftover.c000.snappy.parquet")
-    assert _read(spark, s3_lake) == {"2020-01-01": [1, 2]}
-    assert s3_lake.parquet_rows(folder) == 2
-    _write(spark, s3_lake, {"2020-01-01": [7]})  # the next commit removes it
-    assert [p.rsplit("/", 1)[1] for p in s3_lake.fs.ls(folder) if "leftover" in p] == []
+    bucket_lake.fs.copy(committed, f"{folder}/part-99999-leftover.c000.snappy.parquet")
+    assert _read(spark, bucket_lake) == {"2020-01-01": [1, 2]}
+    assert bucket_lake.parquet_rows(folder) == 2
+    _write(spark, bucket_lake, {"2020-01-01": [7]})  # the next commit removes it
+    assert [p.rsplit("/", 1)[1] for p in bucket_lake.fs.ls(folder) if "leftover" in p] == []
 
 
-# A child process runs the real asset on S3 and SIGKILLs itself at the chosen step of the commit.
+# A child process runs the real asset on the store and SIGKILLs itself at the chosen step of the commit.
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
@@ -112,27 +120,27 @@ def _universal(lake, day) -> pd.DataFrame:
     return pd.concat(frames).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
-def test_a_run_killed_mid_commit_on_s3_leaves_each_partition_whole(s3_lake, cdnow):
+def test_a_run_killed_mid_commit_leaves_each_partition_whole(bucket_lake, cdnow):
     days = DAYS[:2]
-    v1 = {day: land_cdnow_day(s3_lake, cdnow, day) for day in days}
+    v1 = {day: land_cdnow_day(bucket_lake, cdnow, day) for day in days}
     for day in days:
-        assert materialize(s3_lake, "universal/transactions/purchases", partition_key=day).success
-    before = {day: _universal(s3_lake, day) for day in days}
+        assert materialize(bucket_lake, "universal/transactions/purchases", partition_key=day).success
+    before = {day: _universal(bucket_lake, day) for day in days}
     for day in days:
-        land(s3_lake, day, "late.csv", f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n")
+        land(bucket_lake, day, "late.csv", f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n")
 
     for moment in ["before_marker", "between_partitions"]:
         proc = subprocess.run(
-            [sys.executable, "-c", KILLER, s3_lake.root, moment, *days],
+            [sys.executable, "-c", KILLER, bucket_lake.root, moment, *days],
             env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True, timeout=600,
         )
         assert proc.returncode == -9, proc.stderr[-3000:]  # it really died by SIGKILL
         if moment == "before_marker":  # nothing committed: both days are the previous version, whole
             for day in days:
-                pd.testing.assert_frame_equal(_universal(s3_lake, day), before[day])
+                pd.testing.assert_frame_equal(_universal(bucket_lake, day), before[day])
     # Killed after the first day's marker: that day is the new version, the other the previous one.
-    assert len(_universal(s3_lake, days[0])) == v1[days[0]] + 1
-    pd.testing.assert_frame_equal(_universal(s3_lake, days[1]), before[days[1]])
+    assert len(_universal(bucket_lake, days[0])) == v1[days[0]] + 1
+    pd.testing.assert_frame_equal(_universal(bucket_lake, days[1]), before[days[1]])
 
 
 def _report(spark, lake) -> dict[str, Decimal]:
@@ -140,9 +148,9 @@ def _report(spark, lake) -> dict[str, Decimal]:
     return {r.ID_PERSONA: r.MONTO_TRANSACCIONES for r in rows}
 
 
-def test_the_transactions_domain_runs_end_to_end_on_s3_and_reports_what_the_local_lake_does(spark, s3_lake, tmp_path, cdnow):
+def test_the_transactions_domain_runs_end_to_end_and_reports_what_the_local_lake_does(spark, bucket_lake, tmp_path, cdnow):
     local = LocalLakeStorage(str(tmp_path / "local"))
-    for lake in (s3_lake, local):
+    for lake in (bucket_lake, local):
         for day in DAYS:
             land_cdnow_day(lake, cdnow, day)
         land(lake, DAYS[0], "bad.csv", "customer_id,date,number_of_cds,dollar_value\n,19970102,1,1.00\n")
@@ -154,7 +162,7 @@ def test_the_transactions_domain_runs_end_to_end_on_s3_and_reports_what_the_loca
         assert result.success
         assert all(c.passed for c in check_results(result).values()), check_results(result)
 
-    report = _report(spark, s3_lake)
+    report = _report(spark, bucket_lake)
     assert report == _report(spark, local)
     expected: dict[str, Decimal] = {}
     for day in DAYS:
@@ -162,23 +170,23 @@ def test_the_transactions_domain_runs_end_to_end_on_s3_and_reports_what_the_loca
             person, _, _, dollars = line.split(",")
             expected[person] = expected.get(person, Decimal(0)) + Decimal(dollars)
     assert report == expected  # and both equal sums computed here from the raw lines
-    assert s3_lake.table_rows(PURCHASES.quarantine()) == 1
-    assert s3_lake.list_partitions(PURCHASES) == DAYS
-    assert s3_lake.root.startswith("s3a://") and s3_lake.table_uri(PURCHASES).endswith("/lake/universal/transactions/purchases")
+    assert bucket_lake.table_rows(PURCHASES.quarantine()) == 1
+    assert bucket_lake.list_partitions(PURCHASES) == DAYS
+    assert bucket_lake.root.startswith(("s3a://", "gs://")) and bucket_lake.table_uri(PURCHASES).endswith("/lake/universal/transactions/purchases")
 
 
-def test_the_landing_sensor_lists_s3(s3_lake):
+def test_the_landing_sensor_lists_the_bucket(bucket_lake):
     import dagster as dg
 
     from datalake_platform.ingestion.landing import scan_landing
     from datalake_platform_tests.ingestion.test_sensors import tick
 
     for day in DAYS:
-        land(s3_lake, day, "a.csv", "customer_id,date,number_of_cds,dollar_value\n")
-    land(s3_lake, DAYS[0], "_tmp-b.csv", "in progress")
+        land(bucket_lake, day, "a.csv", "customer_id,date,number_of_cds,dollar_value\n")
+    land(bucket_lake, DAYS[0], "_tmp-b.csv", "in progress")
     with dg.instance_for_test() as instance:
-        first = tick(s3_lake, instance, None)
+        first = tick(bucket_lake, instance, None)
         assert [r.partition_key_range for r in first.run_requests][0].start == DAYS[0]
         assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == DAYS
-        assert tick(s3_lake, instance, first.cursor).run_requests == []  # etags unchanged: nothing again
-    assert scan_landing(s3_lake, LANDING).files == {day: 1 for day in DAYS}
+        assert tick(bucket_lake, instance, first.cursor).run_requests == []  # etags unchanged: nothing again
+    assert scan_landing(bucket_lake, LANDING).files == {day: 1 for day in DAYS}
