@@ -195,7 +195,7 @@ def image_predictions(context: dg.AssetExecutionContext, lake: LakeResource, spa
     device = cnn.pick_device("auto")
     with lake.storage.fs.open(f"{store.uri(version)}/model.pt", "rb") as fh:
         model = cnn.from_bytes(fh.read(), device)
-    split = spark.session().read.parquet(lake.storage.table_uri(TENSORS)).select("image_id", "split")
+    split = read_table(spark.session(), lake.storage, TENSORS, spark_schema(Tensors)).select("image_id", "split")
     scored = pd.DataFrame(cnn.predict(model, _loader(lake, CnnConfig(batch_size=512), device, None, shuffle=False), device))
     scored = scored.astype({"label": "int32", "prediction": "int32"}).assign(model_version=version)
     frame = spark.session().createDataFrame(scored, schema=(
