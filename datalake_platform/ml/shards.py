@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
@@ -19,14 +18,13 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from datalake_platform.lake.storage import LakeStorage, is_data_file
+from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import TableRef
 
 
 def parquet_shards(storage: LakeStorage, ref: TableRef) -> list[str]:
-    """The table's parquet files, sorted: the shards."""
-    found = storage.fs.find(storage.table_uri(ref))
-    return sorted(p for p in found if p.endswith(".parquet") and is_data_file(PurePosixPath(p).name))
+    """The (unpartitioned) table's committed parquet files, sorted: the shards."""
+    return sorted(storage.parquet_files(storage.table_uri(ref)))
 
 
 def fixed_size_bytes(column: pa.Array, shape: Sequence[int]) -> np.ndarray:
