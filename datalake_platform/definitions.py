@@ -17,7 +17,12 @@ from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 
 LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
-ENVIRONMENTS = {"local": "a folder", "aws": "s3://bucket/prefix", "gcp": "gs://bucket/prefix"}  # azure: to come
+ENVIRONMENTS = {
+    "local": "a folder",
+    "aws": "s3://bucket/prefix",
+    "gcp": "gs://bucket/prefix",
+    "azure": "abfss://container@account.dfs.core.windows.net/prefix",
+}
 
 
 def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
@@ -26,7 +31,7 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
         raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {sorted(ENVIRONMENTS)}.")
     root = os.environ.get("DATALAKE_ROOT") or default_lake_root()
     scheme = root.split("://", 1)[0] if "://" in root else ""
-    schemes = {"local": ("", "file"), "aws": ("s3", "s3a"), "gcp": ("gs", "gcs")}[env]
+    schemes = {"local": ("", "file"), "aws": ("s3", "s3a"), "gcp": ("gs", "gcs"), "azure": ("abfss", "abfs")}[env]
     if scheme not in schemes:
         raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
     lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root)

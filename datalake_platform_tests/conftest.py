@@ -48,7 +48,7 @@ def lake(tmp_path) -> LakeStorage:
 
 
 def resources_for(storage: LakeStorage) -> dict:
-    lake = LakeResource(root=storage.root)
+    lake = LakeResource(root=storage.location)
     return {"lake": lake, "spark": SparkResource(lake=lake)}
 
 
@@ -187,3 +187,51 @@ def _environment(values: dict[str, str]):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+AZURITE = "azurite@3.35.0"  # 3.37 needs Node 22
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's public dev key
+
+
+@pytest.fixture(scope="session")
+def azurite_endpoint(tmp_path_factory):
+    """Azurite's Blob service (installed from npm on first use) on 127.0.0.1, in memory."""
+    prefix = Path.home() / ".cache" / "datalake_platform" / AZURITE.replace("@", "-")
+    binary = prefix / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), AZURITE], check=True)
+    port = free_port()
+    args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
+    proc = subprocess.Popen([binary, *args, "--disableTelemetry"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/devstoreaccount1"
+    connection = f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={url};"
+    try:
+        _wait_for_port(port)
+        mirrors = tmp_path_factory.mktemp("mirrors")
+        with _environment({"AZURE_STORAGE_CONNECTION_STRING": connection, "DATALAKE_MIRROR_DIR": str(mirrors)}):
+            yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def azure_lake(azurite_endpoint) -> LakeStorage:
+    """A lake under abfss://<fresh container>@devstoreaccount1.../lake on Azurite, with its local mirror."""
+    from azure.storage.blob import BlobServiceClient
+
+    container = f"lake-{uuid.uuid4().hex[:12]}"
+    BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).create_container(container)
+    return storage_for_root(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake")
+
+
+def _wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)

@@ -77,6 +77,7 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         "universal/transactions/purchases",
         "smart/transactions/daily_sales",
         "smart/transactions/report_by_person",
+        "quarantine/transactions/purchases_misplaced",
         "landing/passengers/passengers",
         "universal/passengers/passengers",
         "smart/passengers/features",

@@ -82,11 +82,8 @@ def scan_landing(storage: LakeStorage, landing: LandingTable) -> LandingScan:
 
 def malformed_files(storage: LakeStorage, landing: LandingTable) -> list[LandingFile]:
     """The data files of the `dt=` folders whose name is not a day: no partition will read them."""
-    folders = storage.landing_folders(landing.ref)
-    return sorted(
-        (f for folder, entries in folders.items() if not is_day(folder.split("=", 1)[1]) for f in entries if _is_data(f)),
-        key=lambda f: f.relative_path,
-    )
+    folders = [folder.split("=", 1)[1] for folder in storage.landing_folders(landing.ref)]
+    return storage.list_landing_files(landing.ref, [day for day in folders if not is_day(day)])
 
 
 def _is_data(file: LandingFile) -> bool:

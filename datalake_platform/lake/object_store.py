@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import fsspec
 
@@ -59,10 +60,14 @@ class ObjectStoreLakeStorage(LakeStorage):
         self._commit_folder(staging, self.table_uri(ref))
         self.discard(staging)
 
-    def _commit_folder(self, staged: str, target: str) -> None:
-        files = self._files_under(staged)
+    def _commit_folder(self, staged: str, target: str, local: bool = False) -> None:
+        """Steps 2-4 of the protocol; `local`: the staged folder is on this machine's disk (uploaded)."""
+        files = _local_files(staged) if local else self._files_under(staged)
         for relative in files:
-            self.fs.copy(f"{staged}/{relative}", f"{target}/{relative}")
+            if local:
+                self.fs.put_file(f"{staged}/{relative}", f"{target}/{relative}")
+            else:
+                self.fs.copy(f"{staged}/{relative}", f"{target}/{relative}")
         self._publish(target, files)
         for relative in self._files_under(target, everything=True):
             if relative not in files and relative != COMMIT_MARKER and not relative.startswith(f"{PARTITION_COLUMN}="):
@@ -79,6 +84,13 @@ class ObjectStoreLakeStorage(LakeStorage):
         base = self.fs._strip_protocol(folder).rstrip("/")
         found = [p[len(base) + 1 :] for p in self.fs.find(folder)]
         return sorted(r for r in found if everything or all(is_data_file(part) for part in r.split("/")))
+
+    def list_landing_files(self, ref, days) -> list:
+        """As on a local disk, from one listing of the table instead of a request per day."""
+        wanted = {f"{PARTITION_COLUMN}={d}" for d in days}
+        folders = self.landing_folders(ref)
+        files = [f for folder in wanted & set(folders) for f in folders[folder] if _top_level_data(f.relative_path)]
+        return sorted(files, key=lambda f: f.relative_path)
 
     # -- readers honour the marker ----------------------------------------------------------
     def committed_files(self, folder: str) -> list[str] | None:
@@ -164,3 +176,43 @@ class GCSLakeStorage(ObjectStoreLakeStorage):
     @property
     def emulator(self) -> str | None:
         return os.environ.get("STORAGE_EMULATOR_HOST") or None
+
+
+class AzureLakeStorage(ObjectStoreLakeStorage):
+    """Azure Data Lake Storage Gen2 / Blob (`abfss://container@account.dfs.core.windows.net/prefix`), through adlfs.
+
+    Credentials: `AZURE_STORAGE_CONNECTION_STRING` where set (Azurite's well-known account in
+    tests), else adlfs's default chain (`DefaultAzureCredential`: managed identity, CLI login).
+    URIs stay in the `abfss://` form, which Azure Databricks' Spark reads natively.
+    """
+
+    scheme = "abfss"
+
+    def __init__(self, root: str):
+        container_at, _, path = root.split("://", 1)[1].partition("/")
+        self.container, _, host = container_at.partition("@")
+        self.account = host.split(".", 1)[0] if host else os.environ.get("AZURE_STORAGE_ACCOUNT_NAME", "")
+        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        options = {"connection_string": connection} if connection else {"account_name": self.account, "anon": False}
+        fs = fsspec.filesystem("abfs", use_listings_cache=False, **options)
+        super().__init__(f"{self.scheme}://{self.container}@{self.account}.dfs.core.windows.net/{path}".rstrip("/"), fs)
+
+    def _full(self, name: str) -> str:
+        if "://" in name:
+            return name
+        container, _, path = name.partition("/")
+        return f"{self.scheme}://{container}@{self.account}.dfs.core.windows.net/{path}"
+
+
+def _local_files(folder: str) -> list[str]:
+    base = Path(folder)
+    if not base.exists():
+        return []
+    found = (p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+    return sorted(r for r in found if all(is_data_file(part) for part in r.split("/")))
+
+
+def _top_level_data(relative_path: str) -> bool:
+    """`dt=.../name` with a data file's name (no subfolder, no marker, no in-progress name)."""
+    parts = relative_path.split("/")
+    return len(parts) == 2 and is_data_file(parts[1])

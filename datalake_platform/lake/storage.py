@@ -55,6 +55,11 @@ class LakeStorage(ABC):
     @abstractmethod
     def fs(self) -> fsspec.AbstractFileSystem: ...
 
+    @property
+    def location(self) -> str:
+        """The lake's root as users name it (`DATALAKE_ROOT`): what a LakeResource is configured with."""
+        return self.root
+
     def uri(self, relative: str) -> str:
         return f"{self.root}/{relative}"
 
@@ -269,7 +274,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def storage_for_root(root: str) -> LakeStorage:
-    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3; `gs://` is GCS."""
+    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3;
+    `gs://` is GCS; `abfss://container@account.dfs.core.windows.net/prefix` is Azure."""
     if root.startswith("file://"):
         return LocalLakeStorage(root[len("file://") :])
     if "://" in root:
@@ -280,5 +286,12 @@ def storage_for_root(root: str) -> LakeStorage:
             return object_store.S3LakeStorage(root)
         if scheme in ("gs", "gcs"):
             return object_store.GCSLakeStorage(root)
-        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3:// or gs://)")
+        if scheme in ("abfss", "abfs"):
+            azure = object_store.AzureLakeStorage(root)
+            if os.environ.get("DATALAKE_SPARK_STORE", "mirror") == "native":  # Spark with the ABFS driver (Databricks)
+                return azure
+            from datalake_platform.lake.mirror import MirroredLakeStorage, mirror_folder
+
+            return MirroredLakeStorage(azure, mirror_folder(azure))
+        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3://, gs:// or abfss://)")
     return LocalLakeStorage(root)
