@@ -7,7 +7,7 @@ from dagster._core.instance.config import dagster_instance_config
 
 from datalake_platform_tests.conftest import REPO
 
-TARGETS = ["local", "aws", "gcp"]
+TARGETS = ["local", "aws", "gcp", "azure"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -26,5 +26,5 @@ def test_the_environment_template_names_the_lake_and_no_secret(target):
     template = (REPO / "deployments" / target / "env.template").read_text()
     values = dict(line.split("=", 1) for line in template.splitlines() if line and not line.startswith("#"))
     assert values["DATALAKE_ENV"] == target
-    assert values["DATALAKE_ROOT"].startswith({"aws": "s3://", "gcp": "gs://"}[target])
+    assert values["DATALAKE_ROOT"].startswith({"aws": "s3://", "gcp": "gs://", "azure": "abfss://"}[target])
     assert values["DAGSTER_PG_PASSWORD"].split("#")[0].strip() == ""  # secrets are injected, never written here
