@@ -26,6 +26,10 @@ from datalake_platform.spark.session import get_or_create_session
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# moto's test credentials, in the environment before Spark's JVM starts: S3A reads them from the
+# JVM's environment (the standard chain), which is fixed at launch. Nothing here reaches AWS.
+for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    os.environ.setdefault(_key, _value)
 
 
 @pytest.fixture(scope="session", autouse=True)

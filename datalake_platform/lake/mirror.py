@@ -67,13 +67,12 @@ class MirroredLakeStorage(LocalLakeStorage):
 
     # -- commits: published to the bucket (the commit point), then to the mirror ---------------
     def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
-        for day in days:
-            folder = partition_folder(day)
-            self.remote._commit_folder(f"{staging}/{folder}", self._remote(f"{self.table_uri(ref)}/{folder}"), local=True)
+        folders = [partition_folder(d) for d in days]
+        self.remote.commit_folders(staging, self._remote(self.table_uri(ref)), folders, local=True)
         super().commit_partitions(ref, staging, days)
 
     def commit_table(self, ref: TableRef, staging: str) -> None:
-        self.remote._commit_folder(staging, self._remote(self.table_uri(ref)), local=True)
+        self.remote.commit_folders(staging, self._remote(self.table_uri(ref)), None, local=True)
         super().commit_table(ref, staging)
 
     def write_bytes(self, uri: str, data: bytes) -> bool:

@@ -50,39 +50,51 @@ class ObjectStoreLakeStorage(LakeStorage):
         return name if "://" in name else f"{self.scheme}://{name}"
 
     # -- the commit protocol ----------------------------------------------------------------
+    # Each step is one batch of concurrent requests over all the partitions of a write: an
+    # object store is latency-bound, and a year of days is hundreds of folders.
     def commit_partitions(self, ref, staging, days) -> None:
-        for day in days:
-            folder = f"{PARTITION_COLUMN}={day}"
-            self._commit_folder(f"{staging}/{folder}", f"{self.table_uri(ref)}/{folder}")
+        self.commit_folders(staging, self.table_uri(ref), [f"{PARTITION_COLUMN}={d}" for d in days])
         self.discard(staging)
 
     def commit_table(self, ref, staging) -> None:
-        self._commit_folder(staging, self.table_uri(ref))
+        self.commit_folders(staging, self.table_uri(ref), None)
         self.discard(staging)
 
-    def _commit_folder(self, staged: str, target: str, local: bool = False) -> None:
-        """Steps 2-4 of the protocol; `local`: the staged folder is on this machine's disk (uploaded)."""
-        files = _local_files(staged) if local else self._files_under(staged)
-        for relative in files:
-            if local:
-                self.fs.put_file(f"{staged}/{relative}", f"{target}/{relative}")
-            else:
-                self.fs.copy(f"{staged}/{relative}", f"{target}/{relative}")
-        self._publish(target, files)
-        for relative in self._files_under(target, everything=True):
-            if relative not in files and relative != COMMIT_MARKER and not relative.startswith(f"{PARTITION_COLUMN}="):
-                self.fs.rm_file(f"{target}/{relative}")
+    def commit_folders(self, staged: str, target: str, folders: list[str] | None, local: bool = False) -> None:
+        """Steps 2-4 for `folders` of `staged` (each `dt=` partition) or, with None, the whole folder.
 
-    def _publish(self, target: str, files: list[str]) -> None:
-        """The commit point: one PUT of the marker that lists the new version's files."""
-        self.fs.pipe_file(f"{target}/{COMMIT_MARKER}", json.dumps({"files": files}, indent=0).encode())
+        `local`: `staged` is on this machine's disk, and its files are uploaded instead of copied.
+        """
+        listing = _local_files(staged) if local else self._files_under(staged)
+        new = _by_folder(listing, folders)
+        pairs = [(_join(staged, f, r), _join(target, f, r)) for f, files in new.items() for r in files]
+        if pairs:
+            sources, targets = (list(x) for x in zip(*pairs))
+            (self.fs.put if local else self.fs.copy)(sources, targets)
+        self._publish({_join(target, f): files for f, files in new.items()})
+        current = _by_folder(self._files_under(target, everything=True), folders)
+        stale = [
+            _join(target, f, r)
+            for f, files in current.items()
+            if f in new
+            for r in files
+            if r not in new[f] and r != COMMIT_MARKER and not (folders is None and r.startswith(f"{PARTITION_COLUMN}="))
+        ]
+        if stale:
+            self.fs.rm(stale)
+
+    def _publish(self, markers: dict[str, list[str]]) -> None:
+        """The commit point of each folder: one PUT of the marker that lists its new version's files."""
+        if markers:
+            self.fs.pipe({f"{f}/{COMMIT_MARKER}": json.dumps({"files": files}, indent=0).encode() for f, files in markers.items()})
 
     def _files_under(self, folder: str, everything: bool = False) -> list[str]:
         """Files under `folder`, relative to it; data files only (no `_SUCCESS`, `.crc`) unless `everything`."""
         if not self.fs.exists(folder):
             return []
         base = self.fs._strip_protocol(folder).rstrip("/")
-        found = [p[len(base) + 1 :] for p in self.fs.find(folder)]
+        # A store may keep a placeholder object for a "folder" itself (GCS does): not a file of it.
+        found = [p[len(base) + 1 :] for p in self.fs.find(folder) if len(p) > len(base) + 1 and not p.endswith("/")]
         return sorted(r for r in found if everything or all(is_data_file(part) for part in r.split("/")))
 
     def list_landing_files(self, ref, days) -> list:
@@ -216,3 +228,19 @@ def _top_level_data(relative_path: str) -> bool:
     """`dt=.../name` with a data file's name (no subfolder, no marker, no in-progress name)."""
     parts = relative_path.split("/")
     return len(parts) == 2 and is_data_file(parts[1])
+
+
+def _by_folder(relative_paths: list[str], folders: list[str] | None) -> dict[str, list[str]]:
+    """Paths grouped by their first folder among `folders` (relative to it); with None, all under ""."""
+    if folders is None:
+        return {"": relative_paths}
+    grouped: dict[str, list[str]] = {f: [] for f in folders}
+    for path in relative_paths:
+        first, _, rest = path.partition("/")
+        if first in grouped and rest:
+            grouped[first].append(rest)
+    return grouped
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") if i else p.rstrip("/") for i, p in enumerate(parts) if p)
