@@ -115,6 +115,17 @@ class ObjectStoreLakeStorage(LakeStorage):
             return []  # nothing committed here (perhaps the leftovers of a killed first write)
         return [self._full(f"{self.fs._strip_protocol(folder).rstrip('/')}/{f}") for f in listed]
 
+    def partition_files(self, ref, days) -> list[str]:
+        """All the partitions' markers read in one batch of concurrent requests."""
+        folders = [self.partition_uri(ref, d) for d in days]
+        markers = self.fs.cat([f"{folder}/{COMMIT_MARKER}" for folder in folders], on_error="omit")
+        files = []
+        for folder in folders:
+            listed = markers.get(self.fs._strip_protocol(f"{folder}/{COMMIT_MARKER}"))
+            base = self.fs._strip_protocol(folder).rstrip("/")
+            files += [self._full(f"{base}/{f}") for f in json.loads(listed)["files"] if f.endswith(".parquet")] if listed else []
+        return files
+
     def list_partitions(self, ref) -> list[str]:
         """The days whose `dt=` folder has a commit marker: one listing, no request per day."""
         table = self.table_uri(ref)

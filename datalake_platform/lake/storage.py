@@ -157,6 +157,10 @@ class LakeStorage(ABC):
             if name.endswith(".parquet") and is_data_file(Path(name).name)
         ]
 
+    def partition_files(self, ref: TableRef, days: list[str]) -> list[str]:
+        """The committed parquet files of the given partitions of `ref`."""
+        return [f for day in days for f in self.parquet_files(self.partition_uri(ref, day))]
+
     def parquet_rows(self, folder: str) -> int:
         """Rows of the parquet files in one folder, read from their footers: no data scan."""
         total = 0

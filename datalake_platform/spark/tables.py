@@ -50,10 +50,9 @@ def _committed_paths(storage: LakeStorage, ref: TableRef, days: list[str] | None
     if days is None and not present:  # an unpartitioned table on an object store
         return storage.parquet_files(storage.table_uri(ref))
     chosen = [d for d in present if days is None or d in set(days)]
-    folders = [storage.partition_uri(ref, d) for d in chosen]
     if storage.committed_files(storage.table_uri(ref)) is None:
-        return folders
-    return [f for folder in folders for f in storage.parquet_files(folder)]
+        return [storage.partition_uri(ref, d) for d in chosen]
+    return storage.partition_files(ref, chosen)
 
 
 class Audit(Protocol):
