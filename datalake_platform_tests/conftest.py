@@ -146,7 +146,7 @@ def gcs_endpoint():
     args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
     proc = subprocess.Popen([binary, *args, "-log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(f"{url}/storage/v1/b")
+        _wait_for(_http_ok(f"{url}/storage/v1/b"))
         with _environment({"STORAGE_EMULATOR_HOST": url, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}):
             yield url
     finally:
@@ -164,18 +164,27 @@ def gcs_lake(gcs_endpoint) -> LakeStorage:
     return storage_for_root(f"gs://{bucket}/lake")
 
 
-def _wait_for(url: str, timeout: float = 30) -> None:
-    import requests
-
+def _wait_for(ready, timeout: float = 30) -> None:
+    """Until `ready()` returns without raising OSError (requests' errors are OSErrors too)."""
     deadline = time.time() + timeout
     while True:
         try:
-            requests.get(url, timeout=2).raise_for_status()
+            ready()
             return
-        except requests.RequestException:
+        except OSError:
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _http_ok(url: str):
+    import requests
+
+    return lambda: requests.get(url, timeout=2).raise_for_status()
+
+
+def _port_open(port: int):
+    return lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 @contextlib.contextmanager
@@ -210,7 +219,7 @@ def azurite_endpoint(tmp_path_factory):
     url = f"http://127.0.0.1:{port}/devstoreaccount1"
     connection = f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={url};"
     try:
-        _wait_for_port(port)
+        _wait_for(_port_open(port))
         mirrors = tmp_path_factory.mktemp("mirrors")
         with _environment({"AZURE_STORAGE_CONNECTION_STRING": connection, "DATALAKE_MIRROR_DIR": str(mirrors)}):
             yield url
@@ -227,15 +236,3 @@ def azure_lake(azurite_endpoint) -> LakeStorage:
     container = f"lake-{uuid.uuid4().hex[:12]}"
     BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).create_container(container)
     return storage_for_root(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake")
-
-
-def _wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
