@@ -96,7 +96,7 @@ def _print_tables(root: str, defs) -> None:
             print(f"{key.to_user_string():<40} model version {ModelStore(storage, ref).current()}")
             continue
         line = f"{key.to_user_string():<40} {storage.table_rows(ref):>10,} rows"
-        if storage.fs.exists(storage.table_uri(ref.quarantine())):
+        if ref.zone != "quarantine" and storage.fs.exists(storage.table_uri(ref.quarantine())):
             line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"
         print(line)
 
