@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.ingestion import delimited, jsonlines
 from datalake_platform.ingestion.layout import field, position, rescued
-from datalake_platform.ingestion.text import day_of, landing_text, relative
+from datalake_platform.ingestion.text import day_of, landing_text, relative, source_file
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
@@ -117,8 +117,9 @@ def quoted_files(spark: SparkSession, files: list[LandingFile]) -> set[str]:
     """
     if not files:
         return set()
-    text = landing_text(spark, files)
-    return {r.source_file for r in text.where(delimited.has_quotes(F.col("text"))).select("source_file").collect()}
+    text = spark.read.text([f.path for f in files], wholetext=True)  # the bytes as they are: no decoding needed
+    quoted = text.where(delimited.has_quotes(F.col("value"))).select(source_file().alias("source_file"))
+    return {r.source_file for r in quoted.collect()}
 
 
 def ingestion_reasons() -> list[tuple[str, Column]]:
@@ -165,25 +166,33 @@ def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, in
     for f in files:
         if f.relative_path in unreadable:
             counts[f.day] = counts.get(f.day, 0) + 1
-    files = [f for f in files if f.relative_path not in unreadable]
-    quoted = quoted_files(spark, [f for f in files if not jsonlines.is_json_lines(f.name)])
-    line_files = [f for f in files if f.relative_path not in quoted]
-    quoted_list = [f for f in files if f.relative_path in quoted]
-    for day, n in _count_lines(spark, line_files).items():
+    readable = [f for f in files if f.relative_path not in unreadable]
+    lines, quoted = _count_lines(spark, readable)
+    for day, n in lines.items():
         counts[day] = counts.get(day, 0) + n
-    for day, n in _count_csv_records(spark, quoted_list).items():
+    for day, n in _count_csv_records(spark, [f for f in readable if f.relative_path in quoted]).items():
         counts[day] = counts.get(day, 0) + n
     return counts
 
 
-def _count_lines(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
+def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[str, int], set[str]]:
+    """Per day, data lines of the files whose lines are their records; and the delimited files with
+    quotes, whose records must be counted by a CSV reader instead (found in the same pass)."""
     if not files:
-        return {}
+        return {}, set()
     lines = spark.read.text([f.path for f in files]).where(F.trim("value") != "")
-    per_file = lines.groupBy(F.col("_metadata.file_path").alias("path")).count()
-    headers = F.when(_is_json_lines(F.col("path")), 0).otherwise(1)  # a delimited file's first non-blank line
-    per_day = per_file.groupBy(day_of(relative(F.col("path"))).alias("day")).agg(F.sum(F.col("count") - headers).alias("n"))
-    return {r["day"]: int(r["n"]) for r in per_day.collect()}
+    per_file = lines.groupBy(F.col("_metadata.file_path").alias("path")).agg(
+        F.count(F.lit(1)).alias("count"), F.bool_or(delimited.has_quotes(F.col("value"))).alias("quotes")
+    ).select(relative(F.col("path")).alias("file"), "count", (F.col("quotes") & ~_is_json_lines(F.col("path"))).alias("quoted"))
+    rows = per_file.collect()
+    quoted = {r.file for r in rows if r.quoted}
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r.file not in quoted:
+            day = r.file.split("/", 1)[0].split("=", 1)[1]
+            header = 0 if jsonlines.is_json_lines(r.file) else 1  # a delimited file's first non-blank line
+            counts[day] = counts.get(day, 0) + r["count"] - header
+    return counts, quoted
 
 
 def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
