@@ -25,10 +25,12 @@ from pathlib import Path
 
 from datalake_platform.lake.object_store import COMMIT_MARKER, ObjectStoreLakeStorage
 from datalake_platform.lake.storage import LandingFile, LocalLakeStorage
-from datalake_platform.lake.tables import TableRef, partition_folder
+from datalake_platform.lake.tables import ServiceArea, TableRef, partition_folder
 
 
 class MirroredLakeStorage(LocalLakeStorage):
+    """A local lake (the mirror) that Spark works on, kept in step with `remote`, the source of truth."""
+
     def __init__(self, remote: ObjectStoreLakeStorage, mirror: str):
         super().__init__(mirror)
         self.remote = remote
@@ -59,11 +61,15 @@ class MirroredLakeStorage(LocalLakeStorage):
         stamp = Path(local).with_name(f".{Path(local).name}.version")
         if Path(local).exists() and stamp.exists() and stamp.read_text() == version:
             return
-        Path(local).parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(local).with_name(f".{Path(local).name}.download")
+        self._fetch(remote, Path(local))
+        stamp.write_text(version)
+
+    def _fetch(self, remote: str, local: Path) -> None:
+        """Download under a hidden name, then rename: a half-downloaded file is never read."""
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(f".{local.name}.download")
         self.remote.fs.get_file(remote, str(partial))
         partial.replace(local)
-        stamp.write_text(version)
 
     # -- commits: published to the bucket (the commit point), then to the mirror ---------------
     def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
@@ -87,7 +93,8 @@ class MirroredLakeStorage(LocalLakeStorage):
         return days
 
     def parquet_files(self, folder: str) -> list[str]:
-        self._sync_down(folder)  # the mirror may lag the bucket (another machine) or lead it (a killed commit)
+        if not Path(folder).is_relative_to(self.uri(f"{ServiceArea.WORK}/_staging")):  # staging is this run's own
+            self._sync_down(folder)  # the mirror may lag the bucket (another machine) or lead it (a killed commit)
         return super().parquet_files(folder)
 
     def _sync_down(self, folder: str) -> None:
@@ -98,12 +105,8 @@ class MirroredLakeStorage(LocalLakeStorage):
         except FileNotFoundError:
             return
         for relative in listed:
-            local = Path(folder) / relative
-            if not local.exists():
-                local.parent.mkdir(parents=True, exist_ok=True)
-                partial = local.with_name(f".{local.name}.download")
-                self.remote.fs.get_file(f"{remote}/{relative}", str(partial))
-                partial.replace(local)
+            if not (Path(folder) / relative).exists():
+                self._fetch(f"{remote}/{relative}", Path(folder) / relative)
         for path in Path(folder).rglob("*"):
             if path.is_file() and path.relative_to(folder).as_posix() not in listed and not path.name.startswith("."):
                 path.unlink()
