@@ -144,14 +144,9 @@ def gcs_endpoint():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
-    proc = subprocess.Popen([binary, *args, "-log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(_http_ok(f"{url}/storage/v1/b"))
-        with _environment({"STORAGE_EMULATOR_HOST": url, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}):
-            yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    variables = {"STORAGE_EMULATOR_HOST": url, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
+    with _server([binary, *args, "-log-level", "error"], _http_ok(f"{url}/storage/v1/b"), variables):
+        yield url
 
 
 @pytest.fixture
@@ -188,6 +183,19 @@ def _port_open(port: int):
 
 
 @contextlib.contextmanager
+def _server(command: list, ready, variables: dict[str, str]):
+    """A server process for the block: started, waited for, its client variables set; then stopped."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(ready)
+        with _environment(variables):
+            yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
 def _environment(values: dict[str, str]):
     """Set environment variables for the block, then restore what was there."""
     saved = {k: os.environ.get(k) for k in values}
@@ -215,17 +223,11 @@ def azurite_endpoint(tmp_path_factory):
         subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), AZURITE], check=True)
     port = free_port()
     args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
-    proc = subprocess.Popen([binary, *args, "--disableTelemetry"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/devstoreaccount1"
     connection = f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={url};"
-    try:
-        _wait_for(_port_open(port))
-        mirrors = tmp_path_factory.mktemp("mirrors")
-        with _environment({"AZURE_STORAGE_CONNECTION_STRING": connection, "DATALAKE_MIRROR_DIR": str(mirrors)}):
-            yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    variables = {"AZURE_STORAGE_CONNECTION_STRING": connection, "DATALAKE_MIRROR_DIR": str(tmp_path_factory.mktemp("mirrors"))}
+    with _server([binary, *args, "--disableTelemetry"], _port_open(port), variables):
+        yield url
 
 
 @pytest.fixture
