@@ -1,4 +1,4 @@
-"""The lake as a Dagster resource: where the root is and which storage backend serves it."""
+"""The lake as a Dagster resource: where the root is and which storage backend serves it (lake.storage_for_root)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def default_lake_root() -> str:
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The datalake root: a local folder (`DATALAKE_ROOT`, default `./lake`)."""
+    """The datalake root (`DATALAKE_ROOT`, default `./lake`): a folder, or `s3://`, `gs://`, `abfss://` URI."""
 
     root: str
 
