@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import original_bytes, split_lines
+from datalake_platform.ingestion.text import numbered_lines, original_bytes, split_lines
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 OTHER_DELIMITERS = ";\t|"
@@ -39,12 +39,7 @@ def delimited_records(per_file: DataFrame, columns: Sequence[str], delimiter: st
         F.slice("lines", 2, F.greatest(F.size("lines") - 1, F.lit(0))).alias("lines"),
     ).select("*", *_file_layout(columns, delimiter))
     carried = [c for c in files.columns if c not in ("utf8", "lines")]
-    exploded = files.select(*carried, "utf8", F.posexplode("lines").alias("pos", "raw_line")).select(
-        *carried,
-        (F.col("pos") + 2).cast("int").alias("line_number"),  # 1-based, after the header
-        F.rtrim(original_bytes(F.col("raw_line"), F.col("utf8")), F.lit("\r")).alias("raw_line"),
-    )
-    return exploded.where(F.trim("raw_line") != "").select(
+    return numbered_lines(files, carried, first=2).select(  # line 1 is the header
         "*", F.split("raw_line", delimiter, -1).alias("fields"), F.lit(None).cast("string").alias("malformed")
     )
 

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import original_bytes, split_lines
+from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, numbered_lines, split_lines
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -22,26 +22,16 @@ SUFFIXES = (".jsonl", ".ndjson", ".json")
 def is_json_lines(name: str) -> bool:
     """By the name's suffix, before any compression suffix (`posts.jsonl.gz`)."""
     stem, _, last = name.lower().rpartition(".")
-    return name.lower().endswith(SUFFIXES) or (last in COMPRESSION and stem.endswith(SUFFIXES))
-
-
-COMPRESSION = {"gz", "bz2", "deflate", "zst", "lz4", "snappy"}
+    return name.lower().endswith(SUFFIXES) or (f".{last}" in COMPRESSION_SUFFIXES and stem.endswith(SUFFIXES))
 
 
 def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Records with the columns of `delimited.delimited_records`; `header` is each line's keys."""
     lines = per_file.select(PARTITION_COLUMN, "source_file", "utf8", split_lines(F.col("text")).alias("lines"))
-    exploded = lines.select(
-        PARTITION_COLUMN, "source_file", "utf8", F.posexplode("lines").alias("pos", "raw_line")
-    ).select(
-        PARTITION_COLUMN,
-        "source_file",
-        (F.col("pos") + 1).cast("int").alias("line_number"),  # no header line
-        F.rtrim(original_bytes(F.col("raw_line"), F.col("utf8")), F.lit("\r")).alias("raw_line"),
-    )
+    exploded = numbered_lines(lines, [PARTITION_COLUMN, "source_file"], first=1)  # no header line
     # A byte-order mark can only open the file, before its first object.
     text = F.regexp_replace("raw_line", "^\ufeff", "")
-    parsed = exploded.where(F.trim("raw_line") != "").select(
+    parsed = exploded.select(
         "*", F.when(F.ltrim(text).startswith("{"), F.from_json(text, "map<string,string>")).alias("_object")
     )
     header = F.coalesce(F.map_keys("_object"), F.array().cast("array<string>"))

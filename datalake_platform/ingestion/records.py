@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.ingestion import delimited, jsonlines
 from datalake_platform.ingestion.layout import field, position, rescued
-from datalake_platform.ingestion.text import day_of, landing_text, relative, source_file
+from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, day_of, landing_text, relative, source_file
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
@@ -87,15 +87,12 @@ def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> dict[str,
     """
     broken = {}
     for f in files:
-        if f.name.lower().endswith(COMPRESSED_SUFFIXES):
+        if f.name.lower().endswith(COMPRESSION_SUFFIXES):
             try:
                 spark.read.text(f.path).count()
             except Exception as error:  # noqa: BLE001 - whatever the codec raises, the file is unreadable
                 broken[f.relative_path] = _cause(error)
     return broken
-
-
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")
 
 
 def _cause(error: Exception) -> str:
@@ -206,7 +203,8 @@ def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[st
 
 def _is_json_lines(path: Column) -> Column:
     suffixes = "|".join(s.replace(".", r"\.") for s in jsonlines.SUFFIXES)
-    return F.lower(path).rlike(f"({suffixes})(\\.({'|'.join(jsonlines.COMPRESSION)}))?$")
+    codecs = "|".join(c.replace(".", r"\.") for c in COMPRESSION_SUFFIXES)
+    return F.lower(path).rlike(f"({suffixes})({codecs})?$")
 
 
 def _duplicate_of(duplicates: Mapping[str, str]) -> Column:

@@ -12,6 +12,8 @@ from pyspark.sql import functions as F
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
+
 
 def landing_text(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
     """One row per file: dt, source_file, utf8 (whether all its bytes are UTF-8), text."""
