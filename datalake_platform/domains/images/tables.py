@@ -10,5 +10,6 @@ PREDICTIONS = TableRef(Zone.SMART, "images", "predictions")
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]  # CIFAR-10 order
 HEIGHT, WIDTH, CHANNELS = 32, 32, 3
 TENSOR_BYTES = HEIGHT * WIDTH * CHANNELS
+TEST_SHARE = 20  # percent of images held out, by a hash of image_id
 SHARD_ROWS = 50_000  # images per parquet shard: ten shards at the reference's 500,000 images
 OWNERS = ["team:images"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from datalake_platform.domains.images.tables import CHANNELS, CLASSES, HEIGHT, WIDTH
+from datalake_platform.domains.images.decoding import decode_image
+from datalake_platform.domains.images.tables import CLASSES, TEST_SHARE
 
-TEST_SHARE = 20  # percent of images held out, by a hash of image_id
 SPLIT_SQL = f"CASE WHEN pmod(xxhash64(image_id, 42), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
 
 # Quarantine reasons, checked in this order; an image gets the first that applies.
@@ -20,25 +19,6 @@ DECODED_SCHEMA = (
     "source_file string, label_name string, size_bytes long, reason string, detail string, "
     "height int, width int, channels int, tensor binary"
 )
-
-
-def decode_image(data: bytes) -> dict:
-    """The image's RGB pixels as [height, width, channel] bytes, or the reason it cannot be one."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.mode == "P" and "transparency" not in image.info:
-                image = image.convert("RGB")  # a palette of RGB colours is still an RGB image
-            shape = {"height": image.height, "width": image.width, "channels": len(image.getbands())}
-            if (image.width, image.height) != (WIDTH, HEIGHT):
-                return {"reason": "wrong_size", "detail": f"{image.width}x{image.height}, expected {WIDTH}x{HEIGHT}", **shape}
-            if image.mode != "RGB":
-                return {"reason": "wrong_channels", "detail": f"mode {image.mode}: {shape['channels']} channel(s)", **shape}
-            return {"reason": None, "detail": None, "tensor": image.tobytes(), **shape}
-    except Exception as err:  # any decoder error is a property of the file, never a reason to fail the run
-        return {"reason": "undecodable", "detail": f"{type(err).__name__}: {err}"[:300]}
 
 
 def _decode_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -99,5 +79,3 @@ def rejected_images(decoded: DataFrame) -> DataFrame:
         "source_file", "size_bytes", "reason", "detail", "height", "width", "channels"
     )
 
-
-assert CHANNELS == 3  # decode_image keeps RGB only
