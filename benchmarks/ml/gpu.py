@@ -66,14 +66,14 @@ def _write_shard(folder: str, seed: int, start: int, stop: int) -> tuple[str, in
         splits.append("test" if bucket < TEST_SHARE else "train")
     table = pa.table({"image_id": ids, "tensor": pa.array(tensors, pa.binary()),
                       "label": pa.array(labels, pa.int32()), "split": splits})
-    path = f"{folder}/part-{start // SHARD_ROWS:05d}.parquet"
+    path = f"{folder}/part-{start:07d}.parquet"
     pq.write_table(table, path)
     return path, table.num_rows
 
 
-def build_table(folder: Path, images: int, workers: int) -> list[str]:
+def build_table(folder: Path, images: int, shard_rows: int, workers: int) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
-    ranges = [(s, min(s + SHARD_ROWS, images)) for s in range(0, images, SHARD_ROWS)]
+    ranges = [(s, min(s + shard_rows, images)) for s in range(0, images, shard_rows)]
     with ProcessPoolExecutor(workers) as pool:
         done = list(pool.map(_write_shard, *zip(*[(str(folder), 0, a, b) for a, b in ranges])))
     return sorted(path for path, _ in done)
@@ -100,6 +100,7 @@ def train_once(storage, shards, batch_size: int, workers: int, device, limit: in
     row = {"device": str(device), "batch_size": batch_size, "loader_workers": workers,
            "train_images": trained.images, "training_seconds": round(trained.seconds, 2),
            "images_per_second": round(trained.images_per_second), "loader_wait_share": round(trained.loader_wait_share, 4),
+           "loader_startup_seconds": round(trained.loader_startup_seconds, 2),
            "loss": round(trained.loss_per_epoch[0], 4)}
     if limit is None:
         scored = cnn.predict(trained.model, loader(storage, shards, 1024, workers, "test", device, False), device)
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=500_000)
     parser.add_argument("--batch-size", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--shard-rows", type=int, nargs="+", default=[SHARD_ROWS], help="one tensor table per value")
     parser.add_argument("--cpu-images", type=int, default=20_000, help="CPU baseline on this many images (0: none)")
     parser.add_argument("--data", default="/tmp/cnn_tensors")
     parser.add_argument("--out", default=os.environ.get("OUT", "/tmp") + "/gpu_results.jsonl")
@@ -126,16 +128,17 @@ def main() -> None:
     device = cnn.pick_device("auto")
     report({"step": "machine", "device": str(device), "cpus": os.cpu_count(), "torch": torch.__version__,
             "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None})
-    started = time.perf_counter()
-    shards = build_table(Path(args.data), args.images, min(os.cpu_count() or 1, 16))
-    report({"step": "tensor_table", "images": args.images, "shards": len(shards),
-            "seconds": round(time.perf_counter() - started, 1)})
     storage = LocalLakeStorage(args.data)
-    for workers in args.loader_workers:
-        report({"step": "loader_only", "batch_size": args.batch_size[0], "loader_workers": workers,
-                "images_per_second": round(loader_only(storage, shards, args.batch_size[0], workers, device))})
-    for batch_size, workers in itertools.product(args.batch_size, args.loader_workers):
-        report({"step": "train", **train_once(storage, shards, batch_size, workers, device)})
+    for shard_rows in args.shard_rows:
+        started = time.perf_counter()
+        shards = build_table(Path(args.data) / f"rows_{shard_rows}", args.images, shard_rows, os.cpu_count() or 1)
+        report({"step": "tensor_table", "images": args.images, "shards": len(shards),
+                "seconds": round(time.perf_counter() - started, 1)})
+        for workers in args.loader_workers:
+            report({"step": "loader_only", "shards": len(shards), "batch_size": args.batch_size[0], "loader_workers": workers,
+                    "images_per_second": round(loader_only(storage, shards, args.batch_size[0], workers, device))})
+        for batch_size, workers in itertools.product(args.batch_size, args.loader_workers):
+            report({"step": "train", "shards": len(shards), **train_once(storage, shards, batch_size, workers, device)})
     if args.cpu_images and device.type == "cuda":
         cpu = torch.device("cpu")
         report({"step": "train_cpu_slice", **train_once(storage, shards, args.batch_size[0], 2, cpu, args.cpu_images)})

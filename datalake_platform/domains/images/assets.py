@@ -172,6 +172,7 @@ def cnn_model(context: dg.AssetExecutionContext, config: CnnConfig, lake: LakeRe
             "images_per_second": round(trained.images_per_second, 1),
             "training_seconds": round(trained.seconds, 3),
             "loader_wait_share": round(trained.loader_wait_share, 4),
+            "loader_startup_seconds": round(trained.loader_startup_seconds, 3),
             "confusion_matrix": confusion_markdown(confusion.to_numpy().tolist(), CLASSES),
             "spec": dg.MetadataValue.json(config.spec()),
         }

@@ -55,6 +55,7 @@ class Training:
     images: int = 0
     seconds: float = 0.0
     loader_wait_seconds: float = 0.0  # time the step loop waited for the next minibatch
+    loader_startup_seconds: float = 0.0  # of which waiting for each epoch's first one (workers starting)
 
     @property
     def images_per_second(self) -> float:
@@ -77,7 +78,9 @@ def train(epochs: Iterable[Iterable[dict]], device: torch.device, learning_rate:
         total, seen = 0.0, 0
         started = waited = time.perf_counter()
         for batch in batches:
-            result.loader_wait_seconds += time.perf_counter() - waited
+            wait = time.perf_counter() - waited
+            result.loader_wait_seconds += wait
+            result.loader_startup_seconds += wait if seen == 0 else 0.0
             x, y = to_input(batch["x"], device), batch["y"].to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
