@@ -3,6 +3,7 @@
     datalake seed    copy the bundled sample data into landing (idempotent)
     datalake demo    seed, then materialize every asset over every partition
     datalake ui      start the Dagster UI on the same lake and instance
+    datalake sql     query the lake's tables with Spark SQL (-e QUERY, the shell, or --serve JDBC)
 """
 
 from __future__ import annotations
@@ -114,6 +115,19 @@ def ui(port: int) -> int:
     return 0
 
 
+def sql(args: argparse.Namespace) -> int:
+    from datalake_platform.catalog import sql as spark_sql
+    from datalake_platform.lake.storage import storage_for_root
+
+    root, _ = _environment()
+    storage = storage_for_root(root)
+    if args.serve:
+        return spark_sql.serve(storage, args.port)
+    if args.e:
+        return spark_sql.query(storage, args.e)
+    return spark_sql.shell(storage, args.spark_sql_args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datalake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="seed, then materialize every asset over every partition")
     ui_parser = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
+    sql_parser = commands.add_parser("sql", help="Spark SQL on the lake's metastore (tables named zone_domain.table)")
+    sql_parser.add_argument("-e", metavar="QUERY", help="run one query and print its result")
+    sql_parser.add_argument("--serve", action="store_true", help="serve JDBC (Thrift) on 127.0.0.1 until stopped")
+    sql_parser.add_argument("--port", type=int, default=10000)
+    sql_parser.add_argument("spark_sql_args", nargs=argparse.REMAINDER, help="passed to the spark-sql shell")
     args = parser.parse_args(argv)
+    if args.command == "sql":
+        return sql(args)
     if args.command == "seed":
         return seed()
     if args.command == "demo":

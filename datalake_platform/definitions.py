@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from datalake_platform.catalog.resource import DEFAULT_ENGINE, CatalogResource
 from datalake_platform.domains.images import assets as images
 from datalake_platform.domains.images.checks import checks as images_checks
 from datalake_platform.domains.passengers import assets as passengers
@@ -34,8 +35,22 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     schemes = {"local": ("", "file"), "aws": ("s3", "s3a"), "gcp": ("gs", "gcs"), "azure": ("abfss", "abfs")}[env]
     if scheme not in schemes:
         raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
-    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root)
+    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root, catalog=catalog_for(env))
     return {"lake": lake, "spark": SparkResource(lake=lake)}
+
+
+def catalog_for(env: str) -> CatalogResource:
+    """The SQL interface of an environment (`DATALAKE_SQL` overrides it: databricks_sql on Azure, none)."""
+    optional = {
+        "bigquery_project": "DATALAKE_BIGQUERY_PROJECT",
+        "databricks_warehouse_id": "DATABRICKS_WAREHOUSE_ID",
+        "databricks_catalog": "DATABRICKS_CATALOG",
+        "glue_catalog_id": "DATALAKE_GLUE_CATALOG_ID",
+    }
+    return CatalogResource(
+        engine=os.environ.get("DATALAKE_SQL") or DEFAULT_ENGINE[env],
+        **{field: dg.EnvVar(var) for field, var in optional.items() if os.environ.get(var)},
+    )
 
 
 defs = dg.Definitions(

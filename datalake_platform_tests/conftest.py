@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform.definitions import LANDING_TABLES, defs
 from datalake_platform.domains.transactions.sensors import LANDING
 from datalake_platform.ingestion.landing import register_days, register_landing
@@ -51,8 +52,8 @@ def lake(tmp_path) -> LakeStorage:
     return LocalLakeStorage(str(tmp_path / "lake"))
 
 
-def resources_for(storage: LakeStorage) -> dict:
-    lake = LakeResource(root=storage.location)
+def resources_for(storage: LakeStorage, catalog: CatalogResource | None = None) -> dict:
+    lake = LakeResource(root=storage.location, catalog=catalog)
     return {"lake": lake, "spark": SparkResource(lake=lake)}
 
 
@@ -72,7 +73,7 @@ def materialize(storage: LakeStorage, selection: str, partition_key: str | None 
     """Run the real asset and check definitions of the platform against a test lake.
 
     The days in landing (and `partition_key`) are registered as partitions first, as the
-    landing sensor would have done.
+    landing sensor would have done. `catalog=` publishes what the run commits (none by default).
     """
     instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
     register_landing(instance, storage, LANDING_TABLES)
@@ -82,7 +83,7 @@ def materialize(storage: LakeStorage, selection: str, partition_key: str | None 
         [*defs.assets, *defs.asset_checks],
         selection=selection,
         partition_key=partition_key,
-        resources=resources_for(storage),
+        resources=resources_for(storage, kwargs.pop("catalog", None)),
         instance=instance,
         raise_on_error=kwargs.pop("raise_on_error", False),
         **kwargs,

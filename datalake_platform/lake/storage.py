@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def is_data_file(name: str) -> bool:
 
 class LakeStorage(ABC):
     """One lake root on one kind of store."""
+
+    # Called as catalog(ref, spark_schema, days or None) after each committed table write, to
+    # publish it to SQL engines (catalog.resource.Publisher); the lake resource sets it.
+    catalog: Callable | None = None
 
     def __init__(self, root: str):
         self.root = root.rstrip("/")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import dagster as dg
+from pydantic import Field
 
+from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform.lake.storage import LakeStorage, storage_for_root
 
 DEFAULT_ROOT = "lake"  # relative to the working directory
@@ -19,7 +22,11 @@ class LakeResource(dg.ConfigurableResource):
     """The datalake root (`DATALAKE_ROOT`, default `./lake`): a folder, or `s3://`, `gs://`, `abfss://` URI."""
 
     root: str
+    catalog: Optional[CatalogResource] = Field(default=None, description="Where committed tables are published for SQL.")
 
     @property
     def storage(self) -> LakeStorage:
-        return storage_for_root(self.root)
+        storage = storage_for_root(self.root)
+        if self.catalog is not None:
+            storage.catalog = self.catalog.publisher(storage)
+        return storage

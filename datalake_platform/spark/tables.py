@@ -92,6 +92,7 @@ def write_partitions(
         counts = storage.parquet_row_counts(staging, days)
         if _passes(audit, df, staging, counts):
             storage.commit_partitions(ref, staging, days)
+            _publish(storage, ref, df.schema, days)
     finally:
         storage.discard(staging)
     return counts
@@ -108,9 +109,15 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
         rows = storage.parquet_rows(staging)
         if _passes(audit, df, staging, {"all": rows}):
             storage.commit_table(ref, staging)
+            _publish(storage, ref, df.schema, None)
     finally:
         storage.discard(staging)
     return rows
+
+
+def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list[str] | None) -> None:
+    if storage.catalog is not None:  # the SQL engines see the table, its new partitions included
+        storage.catalog(ref, schema, days)
 
 
 def _watched(df: DataFrame, audit: Audit | None) -> DataFrame:
