@@ -206,3 +206,35 @@ def test_bigquery_synapse_and_databricks_get_ddl_for_what_was_committed(lake, cd
         "ALTER TABLE `main`.`universal_transactions`.`purchases` ADD IF NOT EXISTS "
         + " ".join(f"PARTITION (dt = '{d}') LOCATION '{azure.location}/dt={d}'" for d in DAYS),
     ]
+
+
+def _table_models():
+    """Every pandera model of a universal or smart table, from every domain's schemas module."""
+    import importlib
+    import pkgutil
+
+    import pandera.pyspark as pa
+
+    import datalake_platform.domains as domains
+
+    for info in pkgutil.iter_modules(domains.__path__):
+        try:
+            module = importlib.import_module(f"datalake_platform.domains.{info.name}.schemas")
+        except ModuleNotFoundError:
+            continue
+        for model in vars(module).values():
+            name = getattr(getattr(model, "Config", None), "name", "") or ""
+            if isinstance(model, type) and issubclass(model, pa.DataFrameModel) and name.startswith(("universal/", "smart/")):
+                yield model
+
+
+def test_every_table_of_every_domain_has_a_type_in_each_engine():
+    from datalake_platform.catalog import synapse
+    from datalake_platform.quality.validation import spark_schema
+
+    models = list(_table_models())
+    assert len(models) >= 8  # transactions, passengers, images at least
+    for model in models:
+        for field in spark_schema(model).fields:
+            spark_type = field.dataType.simpleString()
+            assert bigquery.bigquery_type(spark_type) and synapse.sql_type(spark_type), (model, field)
