@@ -15,6 +15,7 @@ from datalake_platform.domains.transactions import sensors as transactions_senso
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
 from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
+from datalake_platform.resources.spark import master_from_environment
 
 LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
 ENVIRONMENTS = {
@@ -35,7 +36,9 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     if scheme not in schemes:
         raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
     lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root)
-    return {"lake": lake, "spark": SparkResource(lake=lake)}
+    # Spark inside the run, or on a cluster: DATALAKE_SPARK_MASTER / DATALAKE_SPARK_REMOTE (Spark Connect).
+    spark = SparkResource(lake=lake, master=master_from_environment(), remote=os.environ.get("DATALAKE_SPARK_REMOTE") or None)
+    return {"lake": lake, "spark": spark}
 
 
 defs = dg.Definitions(
