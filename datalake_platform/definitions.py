@@ -41,26 +41,55 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     return {"lake": lake, "spark": spark}
 
 
-defs = dg.Definitions(
-    assets=[
-        transactions.landing_purchases,
-        transactions.universal_purchases,
-        transactions.daily_sales,
-        transactions.report_by_person,
-        transactions.misplaced_purchases,
-        passengers.landing_passengers,
-        passengers.universal_passengers,
-        passengers.passenger_features,
-        passengers.survival_model,
-        passengers.survival_predictions,
-        images.landing_images,
-        images.image_tensors,
-        images.cnn_model,
-        images.image_predictions,
-    ],
-    asset_checks=[*transactions_checks, *passengers_checks, *images_checks],
-    sensors=[transactions_sensors.purchases_files, automation],
-    resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
-    # One run = one process = one Spark session, shared by every step of the run.
-    executor=dg.in_process_executor,
-)
+ASSETS = [
+    transactions.landing_purchases,
+    transactions.universal_purchases,
+    transactions.daily_sales,
+    transactions.report_by_person,
+    transactions.misplaced_purchases,
+    passengers.landing_passengers,
+    passengers.universal_passengers,
+    passengers.passenger_features,
+    passengers.survival_model,
+    passengers.survival_predictions,
+    images.landing_images,
+    images.image_tensors,
+    images.cnn_model,
+    images.image_predictions,
+]
+ASSET_CHECKS = [*transactions_checks, *passengers_checks, *images_checks]
+
+
+def assets_for(compute: str) -> list:
+    """The assets as written (Spark in the run), or with their Spark steps sent to a cloud's Spark
+    through Pipes (compute.remote): the same code runs there, by asset key."""
+    if compute in ("local", "cluster"):
+        return ASSETS
+    from datalake_platform.compute.remote import on_remote_compute
+
+    return [on_remote_compute(a) if _runs_spark(a) else a for a in ASSETS]
+
+
+def _runs_spark(asset) -> bool:
+    return isinstance(asset, dg.AssetsDefinition) and any("spark" in spec.kinds for spec in asset.specs)
+
+
+def _definitions() -> dg.Definitions:
+    env = os.environ.get("DATALAKE_ENV", "local")
+    resources = resources_for(env)
+    compute = os.environ.get("DATALAKE_COMPUTE", "local")
+    if compute not in ("local", "cluster"):
+        from datalake_platform.compute.remote import compute_for
+
+        resources["compute"] = compute_for(compute, resources["lake"])
+    return dg.Definitions(
+        assets=assets_for(compute),
+        asset_checks=ASSET_CHECKS,
+        sensors=[transactions_sensors.purchases_files, automation],
+        resources=resources,
+        # One run = one process = one Spark session, shared by every step of the run.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = _definitions()
