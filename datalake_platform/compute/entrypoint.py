@@ -22,7 +22,13 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from dagster_pipes import PipesContext, open_dagster_pipes
+from dagster_pipes import (
+    PipesCliArgsParamsLoader,
+    PipesContext,
+    PipesContextLoader,
+    PipesDefaultContextLoader,
+    open_dagster_pipes,
+)
 
 LAKE_ROOT = "lake_root"  # extras the submitting side sends (compute.remote)
 PARTITION_KEYS = "partition_keys"
@@ -41,7 +47,8 @@ def pipes_io(store: str) -> dict[str, Any]:
     if store == "gcs":
         from google.cloud import storage
 
-        client = storage.Client()
+        emulated = bool(os.environ.get("STORAGE_EMULATOR_HOST"))  # fake-gcs-server: no credentials, any project
+        client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT", "test")) if emulated else storage.Client()
         return {"context_loader": pipes.PipesGCSContextLoader(client=client), "message_writer": pipes.PipesGCSMessageWriter(client=client)}
     if store == "azure":
         client = _azure_blob_client()
@@ -131,6 +138,8 @@ def to_pipes_metadata(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, dic
             out[name] = {"type": "table_schema", "raw_value": {"columns": columns}}
         elif isinstance(value, dg.JsonMetadataValue):
             out[name] = {"type": "json", "raw_value": value.data}
+        elif isinstance(value, dg.NullMetadataValue):
+            out[name] = {"type": "null", "raw_value": None}
         else:
             wire = {
                 dg.TextMetadataValue: "text", dg.IntMetadataValue: "int", dg.FloatMetadataValue: "float",
@@ -152,11 +161,38 @@ def _column(column: dg.TableColumn) -> dict[str, Any]:
     }
 
 
+class _EitherContextLoader(PipesContextLoader):
+    """The context from the store (S3/GCS/Blob/DBFS injectors), or inline in the parameters (the EMR,
+    EMR Serverless and Dataproc clients inject it in the job's environment or arguments).
+
+    Written by hand: dagster-pipes pairs one loader with one injector; the store is fixed per cloud,
+    the injector per client.
+    """
+
+    def __init__(self, store_loader: PipesContextLoader | None):
+        self._store, self._inline = store_loader, PipesDefaultContextLoader()
+
+    def load_context(self, params):
+        inline = self._store is None or PipesDefaultContextLoader.DIRECT_KEY in params or PipesDefaultContextLoader.FILE_PATH_KEY in params
+        return (self._inline if inline else self._store).load_context(params)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipes-store", default="default", help="where Pipes context and messages travel: s3, gcs, azure, dbfs, default")
-    args, _ = parser.parse_known_args(argv)
-    with open_dagster_pipes(**pipes_io(args.pipes_store)) as pipes:
+    parser.add_argument("--package", help="the platform's zip, for launchers without --py-files (a Databricks Python task)")
+    args, _ = parser.parse_known_args(argv)  # Dataproc's client appends its own --dagster-pipes-* arguments
+    if args.package:
+        from pyspark.sql import SparkSession
+
+        SparkSession.builder.getOrCreate().sparkContext.addPyFile(args.package)  # on the driver's sys.path too
+    io = pipes_io(args.pipes_store)
+    cli = PipesCliArgsParamsLoader()
+    with open_dagster_pipes(
+        context_loader=_EitherContextLoader(io.get("context_loader")),
+        message_writer=io.get("message_writer"),
+        params_loader=cli if cli.is_dagster_pipes_process() else None,
+    ) as pipes:
         run_table(pipes)
     return 0
 
