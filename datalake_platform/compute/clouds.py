@@ -11,7 +11,7 @@ operators can read it. The cloud's own Spark has its store's connector and ident
 
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -99,15 +99,17 @@ class EMRCompute(RemoteCompute):
 
 
 class DataprocCompute(RemoteCompute):
-    """A PySpark job on an existing Dataproc cluster (or one per job with `cluster_labels`)."""
+    """A PySpark job on an existing Dataproc cluster. Dataproc jobs have no timeout of their own: the
+    run's `dagster/max_runtime` tag cancels the run, and with it the job (forward_termination)."""
 
     project_id: str
     region: str
     cluster_name: str
     spark_conf: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: Optional[int] = Field(default=None, description="Dataproc's own job timeout (scheduling.max_lifetime).")
 
     def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
+        from google.cloud import dataproc_v1
+
         job: dict[str, Any] = {
             "reference": {"job_id": name},
             "placement": {"cluster_name": self.cluster_name},
@@ -119,9 +121,9 @@ class DataprocCompute(RemoteCompute):
             },
             "labels": {"app": "datalake-platform"},
         }
-        if self.timeout_seconds:
-            job["scheduling"] = {"max_lifetime": f"{self.timeout_seconds}s"}
-        return {"project_id": self.project_id, "region": self.region, "job": job}
+        return {"project_id": self.project_id, "region": self.region, "job": dataproc_v1.Job(job)}
+
+    poll_interval: float = 5.0
 
     def submit(self, context, artifacts, extras, client=None):
         from dagster_gcp.pipes import PipesDataprocJobClient
@@ -130,12 +132,12 @@ class DataprocCompute(RemoteCompute):
         _, reader = StoreChannel(self.lake.root).injector_and_reader()  # context goes in the job's arguments
         endpoint = {"api_endpoint": f"{self.region}-dataproc.googleapis.com:443"}
         pipes = PipesDataprocJobClient(message_reader=reader, client=client or dataproc_v1.JobControllerClient(client_options=endpoint),
-                                       forward_termination=True)
+                                       forward_termination=True, poll_interval=self.poll_interval)
         return pipes.run(context=context, submit_job_params=self.job_spec(_job_name(context), artifacts), extras=extras)
 
 
 class DatabricksCompute(RemoteCompute):
-    """A one-time run on a new job cluster of Azure (or any) Databricks; Pipes through DBFS.
+    """A one-time run on a new job cluster of Azure Databricks; Pipes through the lake's container.
 
     `cluster_spec` is the job cluster (deployments/azure/databricks-job-cluster*.json, with a GPU
     variant the CNN's override points at); host and token come from DATABRICKS_HOST/DATABRICKS_TOKEN
@@ -143,6 +145,7 @@ class DatabricksCompute(RemoteCompute):
 
     cluster_spec: dict[str, Any]
     timeout_seconds: int = 3 * 3600
+    poll_interval: float = 5.0
 
     def task(self, name: str, artifacts: dict[str, str]):
         from databricks.sdk.service import compute, jobs
@@ -153,7 +156,7 @@ class DatabricksCompute(RemoteCompute):
             new_cluster=cluster,
             # A Python task has no --py-files: the entrypoint adds the package zip itself (--package).
             spark_python_task=jobs.SparkPythonTask(
-                python_file=artifacts["entrypoint"], parameters=["--pipes-store", "dbfs", "--package", artifacts["package"]]
+                python_file=artifacts["entrypoint"], parameters=["--pipes-store", "azure", "--package", artifacts["package"]]
             ),
             timeout_seconds=self.timeout_seconds,
         )
@@ -162,6 +165,10 @@ class DatabricksCompute(RemoteCompute):
         from dagster_databricks import PipesDatabricksClient
         from databricks.sdk import WorkspaceClient
 
-        pipes = PipesDatabricksClient(client=client or WorkspaceClient(), forward_termination=True)
+        # Pipes through the lake's container (as on the other clouds), not DBFS: the cluster reaches it with
+        # its identity (AZURE_STORAGE_ACCOUNT_URL in the spec's spark_env_vars; deployments/azure/).
+        injector, reader = StoreChannel(self.lake.root).injector_and_reader()
+        pipes = PipesDatabricksClient(client=client or WorkspaceClient(), context_injector=injector, message_reader=reader,
+                                      forward_termination=True, poll_interval_seconds=self.poll_interval)
         return pipes.run(context=context, task=self.task(_job_name(context), artifacts), extras=extras,
                          submit_args={"run_name": _job_name(context), "timeout_seconds": self.timeout_seconds})

@@ -69,6 +69,7 @@ def upload_artifacts(storage) -> dict[str, str]:
     Both are named by content (the entrypoint by the zip's hash), so an upload never
     overwrites what a running job reads, and a build already uploaded is not sent again.
     """
+    storage = getattr(storage, "remote", storage)  # a mirrored lake (Azure here): the container the cluster reads
     local_zip = package_zip()
     build = local_zip.stem  # datalake_platform-<version>-<hash>
     uris = {"package": storage.uri(f"{ARTIFACTS}/{local_zip.name}"), "entrypoint": storage.uri(f"{ARTIFACTS}/{build}-entrypoint.py")}
