@@ -67,11 +67,12 @@ def assets_for(compute: str) -> list:
         return ASSETS
     from datalake_platform.compute.remote import on_remote_compute
 
-    return [on_remote_compute(a) if _runs_spark(a) else a for a in ASSETS]
+    return [on_remote_compute(a) if _runs_on_compute(a) else a for a in ASSETS]
 
 
-def _runs_spark(asset) -> bool:
-    return isinstance(asset, dg.AssetsDefinition) and any("spark" in spec.kinds for spec in asset.specs)
+def _runs_on_compute(asset) -> bool:
+    """Spark steps, and the CNN's training and scoring (a GPU cluster by a table override)."""
+    return isinstance(asset, dg.AssetsDefinition) and any(spec.kinds & {"spark", "pytorch"} for spec in asset.specs)
 
 
 def _definitions() -> dg.Definitions:

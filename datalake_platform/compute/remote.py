@@ -129,6 +129,15 @@ def compute_for(name: str, lake: LakeResource) -> RemoteCompute:
     from datalake_platform.compute import clouds
 
     env = os.environ
+    compute = _compute_named(name, lake, env)
+    # e.g. {"smart/images/cnn_model": {"cluster_spec": <databricks-job-cluster-gpu.json>}}
+    overrides = clouds.json_env("DATALAKE_COMPUTE_OVERRIDES") if env.get("DATALAKE_COMPUTE_OVERRIDES") else {}
+    return compute.model_copy(update={"overrides": overrides}) if overrides else compute
+
+
+def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
+    from datalake_platform.compute import clouds
+
     if name == "spark-submit":
         return SparkSubmitCompute(lake=lake, master=env.get("DATALAKE_SPARK_MASTER", "local[2]"))
     if name == "emr":
