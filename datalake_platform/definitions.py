@@ -16,6 +16,7 @@ from datalake_platform.domains.transactions import sensors as transactions_senso
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
 from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
+from datalake_platform.resources.spark import master_from_environment
 
 LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
 ENVIRONMENTS = {
@@ -36,7 +37,9 @@ def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
     if scheme not in schemes:
         raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
     lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root, catalog=catalog_for(env))
-    return {"lake": lake, "spark": SparkResource(lake=lake)}
+    # Spark inside the run, or on a cluster: DATALAKE_SPARK_MASTER / DATALAKE_SPARK_REMOTE (Spark Connect).
+    spark = SparkResource(lake=lake, master=master_from_environment(), remote=os.environ.get("DATALAKE_SPARK_REMOTE") or None)
+    return {"lake": lake, "spark": spark}
 
 
 def catalog_for(env: str) -> CatalogResource:
@@ -53,26 +56,56 @@ def catalog_for(env: str) -> CatalogResource:
     )
 
 
-defs = dg.Definitions(
-    assets=[
-        transactions.landing_purchases,
-        transactions.universal_purchases,
-        transactions.daily_sales,
-        transactions.report_by_person,
-        transactions.misplaced_purchases,
-        passengers.landing_passengers,
-        passengers.universal_passengers,
-        passengers.passenger_features,
-        passengers.survival_model,
-        passengers.survival_predictions,
-        images.landing_images,
-        images.image_tensors,
-        images.cnn_model,
-        images.image_predictions,
-    ],
-    asset_checks=[*transactions_checks, *passengers_checks, *images_checks],
-    sensors=[transactions_sensors.purchases_files, automation],
-    resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
-    # One run = one process = one Spark session, shared by every step of the run.
-    executor=dg.in_process_executor,
-)
+ASSETS = [
+    transactions.landing_purchases,
+    transactions.universal_purchases,
+    transactions.daily_sales,
+    transactions.report_by_person,
+    transactions.misplaced_purchases,
+    passengers.landing_passengers,
+    passengers.universal_passengers,
+    passengers.passenger_features,
+    passengers.survival_model,
+    passengers.survival_predictions,
+    images.landing_images,
+    images.image_tensors,
+    images.cnn_model,
+    images.image_predictions,
+]
+ASSET_CHECKS = [*transactions_checks, *passengers_checks, *images_checks]
+
+
+def assets_for(compute: str) -> list:
+    """The assets as written (Spark in the run), or with their Spark steps sent to a cloud's Spark
+    through Pipes (compute.remote): the same code runs there, by asset key."""
+    if compute in ("local", "cluster"):
+        return ASSETS
+    from datalake_platform.compute.remote import on_remote_compute
+
+    return [on_remote_compute(a) if _runs_on_compute(a) else a for a in ASSETS]
+
+
+def _runs_on_compute(asset) -> bool:
+    """Spark steps, and the CNN's training and scoring (a GPU cluster by a table override)."""
+    return isinstance(asset, dg.AssetsDefinition) and any(spec.kinds & {"spark", "pytorch"} for spec in asset.specs)
+
+
+def _definitions() -> dg.Definitions:
+    env = os.environ.get("DATALAKE_ENV", "local")
+    resources = resources_for(env)
+    compute = os.environ.get("DATALAKE_COMPUTE", "local")
+    if compute not in ("local", "cluster"):
+        from datalake_platform.compute.remote import compute_for
+
+        resources["compute"] = compute_for(compute, resources["lake"])
+    return dg.Definitions(
+        assets=assets_for(compute),
+        asset_checks=ASSET_CHECKS,
+        sensors=[transactions_sensors.purchases_files, automation],
+        resources=resources,
+        # One run = one process = one Spark session, shared by every step of the run.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = _definitions()

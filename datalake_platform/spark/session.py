@@ -48,7 +48,7 @@ def local_driver_memory() -> str:
 
 
 def get_or_create_session(
-    master: str = "local[*]",
+    master: str | None = "local[*]",
     app_name: str = "datalake_platform",
     conf: Mapping[str, str] | None = None,
     ui_enabled: bool = False,
@@ -62,11 +62,13 @@ def get_or_create_session(
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # Python UDF workers run this interpreter (the one with the platform installed), not `python3` on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = SparkSession.builder.master(master).appName(app_name)
+        builder = SparkSession.builder.appName(app_name)
+        if master:  # None: the master spark-submit (or a cloud's launcher) already set
+            builder = builder.master(master)
         quiet = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
         session_conf = {
             **BASE_CONF,
-            **({"spark.driver.memory": local_driver_memory()} if master.startswith("local") else {}),
+            **({"spark.driver.memory": local_driver_memory()} if (master or "").startswith("local") else {}),
             "spark.ui.enabled": str(ui_enabled).lower(),
             "spark.driver.extraJavaOptions": quiet,
             **(conf or {}),
@@ -79,5 +81,20 @@ def get_or_create_session(
         return session
 
 
+def get_or_create_connect_session(remote: str, app_name: str = "datalake_platform") -> SparkSession:
+    """A Spark Connect session (`sc://host:port`): the driver is the server's; this process is a client."""
+    global _session
+    with _lock:
+        if _session is not None and not _session_stopped(_session):
+            return _session
+        session = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
+        for key in ("spark.sql.session.timeZone", "spark.sql.sources.partitionOverwriteMode", "spark.sql.shuffle.partitions"):
+            session.conf.set(key, BASE_CONF[key])
+        _session = session
+        return session
+
+
 def _session_stopped(session: SparkSession) -> bool:
+    if not hasattr(session, "sparkContext") or type(session).__module__.startswith("pyspark.sql.connect"):
+        return bool(getattr(session, "is_stopped", False))
     return session.sparkContext._jsc is None

@@ -1,0 +1,174 @@
+"""The clouds' managed Spark as compute resources, each through its own dagster library's Pipes client:
+EMR (dagster-aws PipesEMRClient), EMR Serverless (PipesEMRServerlessClient), Dataproc
+(dagster-gcp PipesDataprocJobClient), Azure Databricks (dagster-databricks PipesDatabricksClient).
+
+Each builds the job spec that runs compute.entrypoint with the content-named package zip (both in
+the lake's store, see compute.package) and hands it to its client, which injects the Pipes context,
+waits, reads messages from the lake's store (or DBFS), and cancels the job if the Dagster run is
+cancelled (`forward_termination`). `job_spec` is what is submitted, kept apart so tests and
+operators can read it. The cloud's own Spark has its store's connector and identity.
+"""
+
+import json
+import os
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from datalake_platform.compute.remote import RemoteCompute, StoreChannel, spark_submit_parameters
+
+# Settings the entrypoint's Spark needs on any cluster: the lake's conventions (see spark.session).
+JOB_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.sources.partitionOverwriteMode": "static"}
+
+
+def json_env(name: str) -> dict[str, Any]:
+    """A JSON object from the environment (cluster specs in deployments/<cloud>/)."""
+    return json.loads(os.environ[name])
+
+
+def _job_name(context: dg.AssetExecutionContext) -> str:
+    return f"datalake-{context.asset_key.to_user_string().replace('/', '-')}-{context.run_id[:8]}"
+
+
+class EMRServerlessCompute(RemoteCompute):
+    """A job run on an EMR Serverless application; logs under the lake's work/_logs/emr-serverless."""
+
+    application_id: str
+    execution_role_arn: str
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    timeout_minutes: int = Field(default=180, description="EMR Serverless stops the job past this (executionTimeoutMinutes).")
+    poll_interval: float = 5.0
+
+    def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
+        return {
+            "applicationId": self.application_id,
+            "executionRoleArn": self.execution_role_arn,
+            "name": name,
+            "executionTimeoutMinutes": self.timeout_minutes,
+            "jobDriver": {
+                "sparkSubmit": {
+                    "entryPoint": artifacts["entrypoint"],
+                    "entryPointArguments": ["--pipes-store", "s3"],
+                    "sparkSubmitParameters": spark_submit_parameters(artifacts, {**JOB_CONF, **self.spark_conf}),
+                }
+            },
+            "configurationOverrides": {
+                "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": self.lake.storage.uri("work/_logs/emr-serverless/")}}
+            },
+        }
+
+    def submit(self, context, artifacts, extras):
+        import boto3
+        from dagster_aws.pipes import PipesEMRServerlessClient
+
+        _, reader = StoreChannel(self.lake.root).injector_and_reader()  # the context goes in the driver's environment
+        client = PipesEMRServerlessClient(client=boto3.client("emr-serverless"), message_reader=reader,
+                                          forward_termination=True, poll_interval=self.poll_interval)
+        return client.run(context=context, start_job_run_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+
+
+class EMRCompute(RemoteCompute):
+    """A step on an EMR cluster that PipesEMRClient starts for the step and that ends with it
+    (`run_job_flow`): `cluster_spec` is the run_job_flow request without its Steps."""
+
+    cluster_spec: dict[str, Any]
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    wait_for_logs_seconds: int = 10
+
+    def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
+        conf = [arg for k, v in {**JOB_CONF, **self.spark_conf}.items() for arg in ("--conf", f"{k}={v}")]
+        spark_submit = ["spark-submit", "--deploy-mode", "cluster", "--py-files", artifacts["package"], *conf,
+                        artifacts["entrypoint"], "--pipes-store", "s3"]
+        spec = json.loads(json.dumps(self.cluster_spec))  # a copy the client may enrich
+        spec.setdefault("Name", name)
+        spec.setdefault("LogUri", self.lake.storage.uri("work/_logs/emr/"))
+        spec.setdefault("Instances", {})["KeepJobFlowAliveWhenNoSteps"] = False  # the cluster ends with the step
+        spec["Steps"] = [{"Name": name, "ActionOnFailure": "TERMINATE_CLUSTER",
+                          "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit}}]
+        return spec
+
+    def submit(self, context, artifacts, extras):
+        import boto3
+        from dagster_aws.pipes import PipesEMRClient
+
+        _, reader = StoreChannel(self.lake.root).injector_and_reader()
+        client = PipesEMRClient(client=boto3.client("emr"), message_reader=reader, forward_termination=True,
+                                wait_for_s3_logs_seconds=self.wait_for_logs_seconds)
+        return client.run(context=context, run_job_flow_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+
+
+class DataprocCompute(RemoteCompute):
+    """A PySpark job on an existing Dataproc cluster. Dataproc jobs have no timeout of their own: the
+    run's `dagster/max_runtime` tag cancels the run, and with it the job (forward_termination)."""
+
+    project_id: str
+    region: str
+    cluster_name: str
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+    def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
+        from google.cloud import dataproc_v1
+
+        job: dict[str, Any] = {
+            "reference": {"job_id": name},
+            "placement": {"cluster_name": self.cluster_name},
+            "pyspark_job": {
+                "main_python_file_uri": artifacts["entrypoint"],
+                "python_file_uris": [artifacts["package"]],
+                "args": ["--pipes-store", "gcs"],
+                "properties": {**JOB_CONF, **self.spark_conf},
+            },
+            "labels": {"app": "datalake-platform"},
+        }
+        return {"project_id": self.project_id, "region": self.region, "job": dataproc_v1.Job(job)}
+
+    poll_interval: float = 5.0
+
+    def submit(self, context, artifacts, extras, client=None):
+        from dagster_gcp.pipes import PipesDataprocJobClient
+        from google.cloud import dataproc_v1
+
+        _, reader = StoreChannel(self.lake.root).injector_and_reader()  # context goes in the job's arguments
+        endpoint = {"api_endpoint": f"{self.region}-dataproc.googleapis.com:443"}
+        pipes = PipesDataprocJobClient(message_reader=reader, client=client or dataproc_v1.JobControllerClient(client_options=endpoint),
+                                       forward_termination=True, poll_interval=self.poll_interval)
+        return pipes.run(context=context, submit_job_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+
+
+class DatabricksCompute(RemoteCompute):
+    """A one-time run on a new job cluster of Azure Databricks; Pipes through the lake's container.
+
+    `cluster_spec` is the job cluster (deployments/azure/databricks-job-cluster*.json, with a GPU
+    variant the CNN's override points at); host and token come from DATABRICKS_HOST/DATABRICKS_TOKEN
+    or the workspace's identity (databricks-sdk's own chain)."""
+
+    cluster_spec: dict[str, Any]
+    timeout_seconds: int = 3 * 3600
+    poll_interval: float = 5.0
+
+    def task(self, name: str, artifacts: dict[str, str]):
+        from databricks.sdk.service import compute, jobs
+
+        cluster = compute.ClusterSpec.from_dict({**self.cluster_spec, "spark_conf": {**JOB_CONF, **self.cluster_spec.get("spark_conf", {})}})
+        return jobs.SubmitTask(
+            task_key=name[:100],
+            new_cluster=cluster,
+            # A Python task has no --py-files: the entrypoint adds the package zip itself (--package).
+            spark_python_task=jobs.SparkPythonTask(
+                python_file=artifacts["entrypoint"], parameters=["--pipes-store", "azure", "--package", artifacts["package"]]
+            ),
+            timeout_seconds=self.timeout_seconds,
+        )
+
+    def submit(self, context, artifacts, extras, client=None):
+        from dagster_databricks import PipesDatabricksClient
+        from databricks.sdk import WorkspaceClient
+
+        # Pipes through the lake's container (as on the other clouds), not DBFS: the cluster reaches it with
+        # its identity (AZURE_STORAGE_ACCOUNT_URL in the spec's spark_env_vars; deployments/azure/).
+        injector, reader = StoreChannel(self.lake.root).injector_and_reader()
+        pipes = PipesDatabricksClient(client=client or WorkspaceClient(), context_injector=injector, message_reader=reader,
+                                      forward_termination=True, poll_interval_seconds=self.poll_interval)
+        return pipes.run(context=context, task=self.task(_job_name(context), artifacts), extras=extras,
+                         submit_args={"run_name": _job_name(context), "timeout_seconds": self.timeout_seconds})

@@ -1,0 +1,172 @@
+"""Spark steps sent to a cluster through Dagster Pipes: the asset's key goes to the one job
+entrypoint (compute.entrypoint), which runs the asset's own code there and reports back.
+
+A compute resource per way of submitting, each the cloud's own Pipes client from its dagster
+library; they share what is sent (the content-named package zip and entrypoint in the lake's
+`work/_artifacts`, see compute.package) and what travels back (Pipes context and messages in the
+lake's own store). `overrides` lets one table use other settings (e.g. the CNN on a GPU cluster).
+Cancelling the Dagster run cancels the cloud job (each client's `forward_termination`).
+"""
+
+
+import os
+import shlex
+import sys
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, Optional
+
+import dagster as dg
+from pydantic import Field
+
+from datalake_platform.compute.entrypoint import CHECKS, LAKE_ROOT, PARTITION_KEYS
+from datalake_platform.compute.package import ENTRYPOINT, package_zip, upload_artifacts
+from datalake_platform.resources.lake import LakeResource
+
+PIPES_FOLDER = "work/_pipes"  # Pipes context and message chunks, under the lake's root
+
+
+class StoreChannel:
+    """Pipes context and messages through the lake's object store, with the cloud library's own
+    injector and reader (S3: dagster-aws, GCS: dagster-gcp, Azure Blob: dagster-azure)."""
+
+    def __init__(self, root: str):
+        self.scheme, _, rest = root.partition("://")
+        self.bucket, _, self.prefix = rest.partition("/")
+
+    @property
+    def store(self) -> str:
+        return {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfss": "azure", "abfs": "azure"}[self.scheme]
+
+    def injector_and_reader(self, interval: float = 2) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        key_prefix = f"{self.prefix}/{PIPES_FOLDER}/".lstrip("/")
+        if self.store == "s3":
+            import boto3
+            from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+
+            client = boto3.client("s3")
+            return (PipesS3ContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
+                    PipesS3MessageReader(bucket=self.bucket, client=client, interval=interval))
+        if self.store == "gcs":
+            from dagster_gcp.pipes import PipesGCSContextInjector, PipesGCSMessageReader
+            from google.cloud import storage
+
+            client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT", "test")) if os.environ.get("STORAGE_EMULATOR_HOST") else storage.Client()
+            return (PipesGCSContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
+                    PipesGCSMessageReader(bucket=self.bucket, client=client, interval=interval))
+        from dagster_azure.pipes import PipesAzureBlobStorageContextInjector, PipesAzureBlobStorageMessageReader
+
+        from datalake_platform.compute.entrypoint import _azure_blob_client
+
+        container = self.bucket.split("@", 1)[0]
+        client = _azure_blob_client()
+        return (PipesAzureBlobStorageContextInjector(container=container, client=client),
+                PipesAzureBlobStorageMessageReader(container=container, client=client, interval=interval))
+
+
+def pipes_extras(context: dg.AssetExecutionContext, lake_root: str) -> dict[str, Any]:
+    """What the entrypoint needs besides Pipes' own context: where the lake is, the run's days, its checks."""
+    return {
+        LAKE_ROOT: lake_root,
+        PARTITION_KEYS: list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else [],
+        CHECKS: sorted(k.name for k in context.selected_asset_check_keys),
+    }
+
+
+class RemoteCompute(dg.ConfigurableResource):
+    """Where a Spark step runs when it is not in the run's process: submit, wait, report."""
+
+    lake: LakeResource
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per asset key (a/b/c): settings that replace this compute's for that table."
+    )
+
+    def run(self, context: dg.AssetExecutionContext):
+        key = context.asset_key.to_user_string()
+        settings = self.model_copy(update=self.overrides.get(key, {})) if key in self.overrides else self
+        artifacts = upload_artifacts(self.lake.storage)
+        invocation = settings.submit(context, artifacts, pipes_extras(context, self.lake.root))
+        return invocation.get_results()
+
+    @abstractmethod
+    def submit(self, context, artifacts: dict[str, str], extras: dict[str, Any]) -> dg.PipesClientCompletedInvocation: ...
+
+
+class SparkSubmitCompute(RemoteCompute):
+    """`spark-submit` on this machine against any master (local[N], spark://, yarn), Pipes through
+    the lake's store: the same path as a cloud job, runnable anywhere."""
+
+    master: str = "local[2]"
+    spark_submit: str = Field(default="", description="spark-submit to run; default: pyspark's own.")
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    jars: list[str] = Field(default_factory=list, description="e.g. the store's connector jars (spark.connectors).")
+
+    def submit(self, context, artifacts, extras):
+        channel = StoreChannel(self.lake.root)
+        injector, reader = channel.injector_and_reader()
+        client = dg.PipesSubprocessClient(context_injector=injector, message_reader=reader, forward_termination=True)
+        return client.run(context=context, command=self.command(channel.store), extras=extras,
+                          env={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable})
+
+    def command(self, store: str) -> list[str]:
+        import pyspark
+
+        spark_submit = self.spark_submit or str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+        conf = [arg for k, v in self.spark_conf.items() for arg in ("--conf", f"{k}={v}")]
+        jars = ["--jars", ",".join(self.jars)] if self.jars else []
+        # The local zip and entrypoint: the same content-named build upload_artifacts put in the lake.
+        return [spark_submit, "--master", self.master, "--py-files", str(package_zip()), *jars, *conf,
+                str(ENTRYPOINT), "--pipes-store", store]
+
+
+def spark_submit_parameters(artifacts: dict[str, str], spark_conf: dict[str, str]) -> str:
+    """`--py-files` and `--conf` as one string, the form EMR Serverless takes."""
+    return " ".join(["--py-files", artifacts["package"], *(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in spark_conf.items())])
+
+
+def compute_for(name: str, lake: LakeResource) -> RemoteCompute:
+    """The compute of DATALAKE_COMPUTE, configured from the environment (deployments/<cloud>/ says which variables)."""
+    from datalake_platform.compute import clouds
+
+    env = os.environ
+    compute = _compute_named(name, lake, env)
+    # e.g. {"smart/images/cnn_model": {"cluster_spec": <databricks-job-cluster-gpu.json>}}
+    overrides = clouds.json_env("DATALAKE_COMPUTE_OVERRIDES") if env.get("DATALAKE_COMPUTE_OVERRIDES") else {}
+    return compute.model_copy(update={"overrides": overrides}) if overrides else compute
+
+
+def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
+    from datalake_platform.compute import clouds
+
+    if name == "spark-submit":
+        return SparkSubmitCompute(lake=lake, master=env.get("DATALAKE_SPARK_MASTER", "local[2]"))
+    if name == "emr":
+        return clouds.EMRCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_EMR_JOB_FLOW"))
+    if name == "emr-serverless":
+        return clouds.EMRServerlessCompute(
+            lake=lake, application_id=env["DATALAKE_EMR_SERVERLESS_APP_ID"], execution_role_arn=env["DATALAKE_EMR_ROLE_ARN"]
+        )
+    if name == "dataproc":
+        return clouds.DataprocCompute(
+            lake=lake, project_id=env["GOOGLE_CLOUD_PROJECT"], region=env["DATALAKE_DATAPROC_REGION"], cluster_name=env["DATALAKE_DATAPROC_CLUSTER"]
+        )
+    if name == "databricks":
+        return clouds.DatabricksCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_DATABRICKS_CLUSTER"))
+    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-serverless, dataproc or databricks")
+
+
+def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The same asset (keys, partitions, checks, deps, metadata) whose step runs on the `compute` resource."""
+
+    @dg.multi_asset(
+        name=asset.op.name,
+        specs=list(asset.specs),
+        check_specs=list(asset.check_specs),
+        partitions_def=asset.partitions_def,
+        backfill_policy=asset.backfill_policy,
+        can_subset=False,
+    )
+    def _remote(context: dg.AssetExecutionContext, compute: RemoteCompute):
+        return compute.run(context)
+
+    return _remote

@@ -1,0 +1,28 @@
+"""The transactions domain over every landed day, as `datalake demo` runs it, in a process of its own.
+
+Run by the cluster tests: Spark's master is fixed when a process's session starts, and the test
+process already has its local session. Resources come from the environment, as in a deployment
+(DATALAKE_ROOT, DATALAKE_SPARK_MASTER). Prints one JSON line: each run's outcome.
+"""
+
+import json
+
+import dagster as dg
+
+from datalake_platform.definitions import LANDING_TABLES, resources_for
+from datalake_platform.domains.transactions import assets
+from datalake_platform.domains.transactions.checks import checks
+from datalake_platform.ingestion.landing import register_landing
+from datalake_platform.resources.lake import default_lake_root
+from datalake_platform.lake.storage import storage_for_root
+from datalake_platform.runs import materialize_all
+
+defs = dg.Definitions(
+    assets=[assets.landing_purchases, assets.universal_purchases, assets.daily_sales, assets.report_by_person],
+    asset_checks=checks,
+    resources=resources_for("local"),
+)
+with dg.DagsterInstance.ephemeral() as instance:
+    register_landing(instance, storage_for_root(default_lake_root()), LANDING_TABLES)
+    summaries = materialize_all(defs, instance, log_level="INFO")
+print("RESULT " + json.dumps([{"name": s.name, "success": s.success, "failed_checks": s.failed_checks} for s in summaries]))
