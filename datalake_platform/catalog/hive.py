@@ -82,8 +82,10 @@ def apply(spark, tables: list[PublishedTable]) -> None:
     for table in tables:
         if _declared_columns(spark, table) not in (None, _expected_columns(table)):
             spark.sql(f"DROP TABLE {table_name(table)}")  # external: the data stays; re-created with the new schema
-        for statement in create_statements(table):
-            spark.sql(statement)
+        create_schema, create_table = create_statements(table)
+        if not spark.catalog.databaseExists(table.database):  # Hive logs an error for IF NOT EXISTS on one that does
+            spark.sql(create_schema)
+        spark.sql(create_table)
         if table.partitioned and table.days:
             for statement in partition_statements(table, table.days):
                 spark.sql(statement)
@@ -94,7 +96,7 @@ def _expected_columns(table: PublishedTable) -> list[tuple[str, str]]:
 
 
 def _declared_columns(spark, table: PublishedTable) -> list[tuple[str, str]] | None:
-    if not spark.catalog.tableExists(table.table, table.database):
+    if not spark.catalog.tableExists(table.qualified_name):
         return None
     return [(f.name, f.dataType.simpleString()) for f in spark.table(table.qualified_name).schema.fields]
 
