@@ -52,9 +52,16 @@ def _datalake_sql(lake, *args: str, timeout: int = 180) -> str:
 
 
 def _cells(output: str) -> list[list[str]]:
-    """The rows of a `DataFrame.show()` table."""
-    lines = [line for line in output.splitlines() if line.startswith("|")]
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+    """The rows of the `DataFrame.show()` tables printed, one after the other, headers left out."""
+    rows, header_next = [], True
+    for line in output.splitlines():
+        if not line.startswith(("|", "+")):
+            header_next = True  # between tables
+        elif line.startswith("|"):
+            if not header_next:
+                rows.append([cell.strip() for cell in line.strip("|").split("|")])
+            header_next = False
+    return rows
 
 
 def test_runs_journal_each_commit_and_datalake_sql_answers_from_the_metastore(lake, cdnow):
