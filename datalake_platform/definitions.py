@@ -10,6 +10,8 @@ from datalake_platform.domains.images import assets as images
 from datalake_platform.domains.images.checks import checks as images_checks
 from datalake_platform.domains.passengers import assets as passengers
 from datalake_platform.domains.passengers.checks import checks as passengers_checks
+from datalake_platform.domains.posts import assets as posts
+from datalake_platform.domains.posts.checks import checks as posts_checks
 from datalake_platform.domains.transactions import assets as transactions
 from datalake_platform.domains.transactions import sensors as transactions_sensors
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
@@ -54,8 +56,14 @@ defs = dg.Definitions(
         images.image_tensors,
         images.cnn_model,
         images.image_predictions,
+        posts.landing_posts,
+        posts.landing_human_scores,
+        posts.labelled_tweets,
+        posts.sentiment_model,
+        posts.posts_stream,
     ],
-    asset_checks=[*transactions_checks, *passengers_checks, *images_checks],
+    asset_checks=[*transactions_checks, *passengers_checks, *images_checks, *posts_checks],
+    jobs=[posts.posts_realtime],
     sensors=[transactions_sensors.purchases_files, automation],
     resources=resources_for(os.environ.get("DATALAKE_ENV", "local")),
     # One run = one process = one Spark session, shared by every step of the run.
