@@ -15,6 +15,7 @@ from datalake_platform.domains.posts.checks import checks as posts_checks
 from datalake_platform.domains.transactions import assets as transactions
 from datalake_platform.domains.transactions import sensors as transactions_sensors
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
+from datalake_platform.domains.transactions.enrichment_assets import enrichment_assets
 from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 
@@ -61,6 +62,7 @@ defs = dg.Definitions(
         posts.labelled_tweets,
         posts.sentiment_model,
         posts.posts_stream,
+        *enrichment_assets,
     ],
     asset_checks=[*transactions_checks, *passengers_checks, *images_checks, *posts_checks],
     jobs=[posts.posts_realtime],
