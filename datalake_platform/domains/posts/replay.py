@@ -29,10 +29,26 @@ def schedule(items: list[Tweet], rate: float, interval: float) -> Iterator[tuple
         yield start / rate, items[start : start + per_file]
 
 
-def replay(storage: LakeStorage, rate: float, limit: int | None = None, id_offset: int = 0, interval: float = 0.1, producer=None) -> int:
-    """Land `limit` posts (default all 4,200) at `rate` per second; returns how many were sent."""
+LOOP_ID_STEP = 10_000  # tweet ids are below this: loop k adds k * LOOP_ID_STEP to every id
+
+
+def replay(
+    storage: LakeStorage, rate: float, limit: int | None = None, id_offset: int = 0, interval: float = 0.1, producer=None, loops: int = 1
+) -> int:
+    """Land `limit` posts (default all 4,200) `loops` times at `rate` per second; returns how many were sent."""
     items = tweets()[:limit]
     run, t0, sent = uuid.uuid4().hex[:8], time.monotonic(), 0
+    due_offset = 0.0
+    for loop in range(loops):
+        sent += _send(storage, items, rate, interval, id_offset + loop * LOOP_ID_STEP, producer, f"{run}-{loop}", t0 + due_offset)
+        due_offset += len(items) / rate
+    if producer is not None:
+        producer.flush()
+    return sent
+
+
+def _send(storage, items, rate, interval, id_offset, producer, run, t0) -> int:
+    sent = 0
     for seq, (due, chunk) in enumerate(schedule(items, rate, interval)):
         time.sleep(max(0.0, t0 + due - time.monotonic()))
         now = datetime.now(UTC)
@@ -43,8 +59,6 @@ def replay(storage: LakeStorage, rate: float, limit: int | None = None, id_offse
             for line in lines:
                 producer.send("posts", line.encode())
         sent += len(chunk)
-    if producer is not None:
-        producer.flush()
     return sent
 
 
@@ -62,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="posts per second")
     parser.add_argument("--limit", type=int, default=None, help="how many tweets (default all 4,200)")
     parser.add_argument("--id-offset", type=int, default=0, help="added to every tweet id: a second replay with a new offset gives new posts")
+    parser.add_argument("--loops", type=int, default=1, help=f"send the tweets this many times, ids shifted by {LOOP_ID_STEP:,} each time")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between landing files")
     parser.add_argument("--kafka", default=None, help="also produce to this Kafka-compatible broker (host:port)")
     args = parser.parse_args(argv)
@@ -69,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     storage = storage_for_root(args.root or default_lake_root())
     started = time.monotonic()
-    sent = replay(storage, args.rate, args.limit, args.id_offset, args.interval, _producer(args.kafka))
+    sent = replay(storage, args.rate, args.limit, args.id_offset, args.interval, _producer(args.kafka), args.loops)
     print(f"replayed {sent} posts in {time.monotonic() - started:.1f} s into {storage.table_uri(LANDING_POSTS)}")
     return 0
 

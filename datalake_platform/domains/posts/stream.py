@@ -84,6 +84,8 @@ class BatchReport:
     days: list[str] = field(default_factory=list)
     model_version: str = ""
     seconds: float = 0.0
+    scored_at: datetime | None = None  # the scored_at of this batch's rows
+    scores_committed_at: datetime | None = None  # when they became visible to readers
 
 
 def _merge(new: DataFrame, existing: DataFrame, keys: list[str]) -> DataFrame:
@@ -118,9 +120,11 @@ def _write(spark, storage, model, classified, days, report) -> BatchReport:
     write_partitions(_merge(new_posts, existing, ["post_id"]), storage, POSTS, days)
     # Scored from the committed posts of this batch's lines: a re-run scores exactly what was kept.
     kept = read_table(spark, storage, POSTS, spark_schema(Posts), days=days).join(new_posts.select("post_id"), "post_id", "left_semi")
-    scored = transforms.scored_posts(pipeline, kept, version, datetime.now(UTC))
+    report.scored_at = datetime.now(UTC)
+    scored = transforms.scored_posts(pipeline, kept, version, report.scored_at)
     old_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
     write_partitions(_merge(scored, old_scores, ["post_id"]), storage, SCORED_POSTS, days)
+    report.scores_committed_at = datetime.now(UTC)
     rejected = transforms.rejected(classified)
     old_rejected = read_table(spark, storage, POSTS.quarantine(), QUARANTINE_SCHEMA, days=days)
     write_partitions(_merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days)

@@ -138,3 +138,22 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
     assert len(scored) == len(sample) and scored["post_id"].is_unique
     assert set(scored["post_id"]) == {t.id for t in sample}
     assert len(_table(storage, POSTS)) == len(sample)
+
+
+def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tmp_path):
+    from datalake_platform.definitions import defs
+    from datalake_platform_tests.conftest import resources_for
+
+    model_lake, _ = seeded
+    storage = LocalLakeStorage(str(tmp_path / "lake"))
+    shutil.copytree(model_lake.table_uri(SENTIMENT_MODEL), storage.table_uri(SENTIMENT_MODEL))
+    sample = tweets()[:50]
+    text = "\n".join(post_json(t, pd.Timestamp("2026-01-04T00:00:00Z").to_pydatetime()) for t in sample) + "\n"
+    storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-04')}/live.jsonl", text.encode())
+    job = defs.get_job_def("posts_realtime")
+    config = {"ops": {"run_posts_stream_continuously": {"config": {"seconds": 25, "trigger_seconds": 1}}}}
+    result = job.execute_in_process(run_config=config, resources=resources_for(storage), instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    seen = {tuple(m.asset_key.path) for m in result.asset_materializations_for_node("run_posts_stream_continuously")}
+    assert seen == {tuple(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)}
+    assert sorted(_table(storage, SCORED_POSTS)["post_id"]) == [t.id for t in sample]
