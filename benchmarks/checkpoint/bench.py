@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,10 +78,15 @@ def run_case(steps: int, checkpointed: bool, memory: str, timeout: float) -> dic
     with tempfile.TemporaryDirectory() as root:
         args = [sys.executable, __file__, "--case", str(steps), str(int(checkpointed)), memory, root]
         started = time.perf_counter()
+        # Its own process group: on a timeout the JVM goes too, not only the Python child.
+        child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+            out, err = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
             return {"steps": steps, "mode": "checkpointed" if checkpointed else "unbroken", "status": f"timeout > {timeout:.0f} s"}
+        proc = subprocess.CompletedProcess(args, child.returncode, out, err)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if proc.returncode == 0 and lines:
             return json.loads(lines[-1])

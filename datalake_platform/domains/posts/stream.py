@@ -29,10 +29,10 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import BinaryType, DateType, LongType, TimestampType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import BinaryType, DateType, IntegerType, LongType, StringType, StructField, StructType, TimestampType
 
 from datalake_platform.domains.posts import transforms
-from datalake_platform.domains.posts.schemas import MetricsPerMinute, Posts, ScoredPosts
+from datalake_platform.domains.posts.schemas import Posts, ScoredPosts
 from datalake_platform.domains.posts.tables import (
     LANDING_POSTS,
     METRICS_PER_MINUTE,
@@ -94,50 +94,54 @@ def _merge(new: DataFrame, existing: DataFrame, keys: list[str]) -> DataFrame:
 
 
 def process_batch(spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int) -> BatchReport:
+    """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
     started = time.perf_counter()
     report = BatchReport(batch_id)
-    lines = transforms.post_lines(files).cache()
+    known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
+    classified = transforms.classify_posts(transforms.post_lines(files), known).cache()
     try:
-        days = sorted(str(r["dt"]) for r in lines.select("dt").distinct().collect())
-        if not days:
-            return report
-        known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
-        classified = transforms.classify_posts(lines, known).cache()
-        try:
-            report = _write(spark, storage, model, classified, days, report)
-        finally:
-            classified.unpersist()
+        _count(classified, report)
+        if report.days:
+            _write(spark, storage, model, classified, report)
     finally:
-        lines.unpersist()
+        classified.unpersist()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write(spark, storage, model, classified, days, report) -> BatchReport:
-    version, pipeline = model.get()
+def _count(classified: DataFrame, report: BatchReport) -> None:
+    """Lines by reason and day, files: one job, which also fills the cache the writes read."""
+    stats = classified.groupBy("reason", "dt").agg(F.count(F.lit(1)).alias("n"), F.collect_set("source_file").alias("files")).collect()
+    report.days = sorted({str(r["dt"]) for r in stats})
+    report.files = len({(str(r["dt"]), f) for r in stats for f in r["files"]})
+    for r in stats:
+        if r["reason"] is None:
+            report.posts += r["n"]
+        else:
+            report.rejected[r["reason"]] = report.rejected.get(r["reason"], 0) + r["n"]
+    report.lines = report.posts + sum(report.rejected.values())
+
+
+def _write(spark: SparkSession, storage: LakeStorage, model: CurrentModel, classified: DataFrame, report: BatchReport) -> None:
+    days = report.days
+    report.model_version, pipeline = model.get()
     new_posts = transforms.posts(classified)
-    existing = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
-    write_partitions(_merge(new_posts, existing, ["post_id"]), storage, POSTS, days)
-    # Scored from the committed posts of this batch's lines: a re-run scores exactly what was kept.
-    kept = read_table(spark, storage, POSTS, spark_schema(Posts), days=days).join(new_posts.select("post_id"), "post_id", "left_semi")
+    # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
+    # of this batch scores exactly the posts it keeps.
     report.scored_at = datetime.now(UTC)
-    scored = transforms.scored_posts(pipeline, kept, version, report.scored_at)
+    scored = transforms.scored_posts(pipeline, new_posts, report.model_version, report.scored_at)
     old_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
     write_partitions(_merge(scored, old_scores, ["post_id"]), storage, SCORED_POSTS, days)
     report.scores_committed_at = datetime.now(UTC)
-    rejected = transforms.rejected(classified)
-    old_rejected = read_table(spark, storage, POSTS.quarantine(), QUARANTINE_SCHEMA, days=days)
-    write_partitions(_merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days)
+    existing = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
+    write_partitions(_merge(new_posts, existing, ["post_id"]), storage, POSTS, days)
+    if report.rejected:
+        rejected = transforms.rejected(classified)
+        old_rejected = read_table(spark, storage, POSTS.quarantine(), QUARANTINE_SCHEMA, days=days)
+        write_partitions(_merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days)
     day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
     day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
     write_partitions(transforms.metrics_per_minute(day_posts, day_scores), storage, METRICS_PER_MINUTE, days)
-    counts = {r["reason"]: r["n"] for r in classified.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
-    report.posts = counts.pop(None, 0)
-    report.rejected = counts
-    report.lines = report.posts + sum(counts.values())
-    report.days, report.model_version = days, version
-    report.files = classified.select("source_file", "dt").distinct().count()
-    return report
 
 
 def start(
