@@ -5,7 +5,7 @@
 Every `--interval` seconds one JSON-lines file with the posts due lands in
 `landing/posts/posts/dt=<today>/` (written under a hidden name, then renamed: the stream never
 sees half a file). Timestamps are the send time. With `--kafka`, each post is also produced to
-the topic `posts` of a Kafka-compatible broker (kafka-python must be installed; Spark here has no
+the topic `posts` of a Kafka-compatible broker (kafka-python, a dev dependency; Spark here has no
 Kafka connector, so the lake's stream reads the files).
 """
 
