@@ -57,6 +57,9 @@ LANDED_FILE_SCHEMA = StructType(
      StructField("content", BinaryType()), StructField("dt", StringType())]
 )
 
+# Names of files still being written (Spark itself skips names starting with `_` or `.`).
+IN_PROGRESS = r"\.(part|tmp|crc)$"
+
 
 @dataclass
 class CurrentModel:
@@ -98,7 +101,8 @@ def process_batch(spark: SparkSession, storage: LakeStorage, model: CurrentModel
     started = time.perf_counter()
     report = BatchReport(batch_id)
     known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
-    classified = transforms.classify_posts(transforms.post_lines(files), known).cache()
+    complete = files.where(~F.col("path").rlike(IN_PROGRESS))  # as lake.storage.is_data_file: not yet landed
+    classified = transforms.classify_posts(transforms.post_lines(complete), known).cache()
     try:
         _count(classified, report)
         if report.days:

@@ -92,6 +92,7 @@ def test_bad_lines_are_quarantined_with_a_reason_and_only_new_files_are_read(see
         json.dumps({"id": "abc", "author": "x", "text": "t", "timestamp": "2026-01-02T08:00:00Z"}),
     ]
     storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/bad.jsonl", ("\n".join(lines) + "\n\n").encode())
+    storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/late.jsonl.tmp", (good + "\n").encode())  # still being written
     result = materialize(storage, dg.AssetSelection.assets(*[dg.AssetKey(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)]))
     assert result.success, [c.metadata for c in check_results(result).values() if not c.passed]
     assert result.asset_materializations_for_node("posts_stream")[0].metadata["posts_this_run"].value == 1
