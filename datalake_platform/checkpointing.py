@@ -38,8 +38,8 @@ class CheckpointedPipeline:
 
     def cuts(self) -> list[str]:
         """The recorded plan's cuts and the user's pins, in step order."""
-        recorded = set(json.loads(self.plan_file.read_text())["cuts"]) if self.plan_file.exists() else set()
-        wanted = recorded | set(self.policy.pinned_after)
+        plan = json.loads(self.plan_file.read_text()) if self.plan_file.exists() else {}
+        wanted = set(plan.get("cuts", [])) | set(plan.get("pinned_after", [])) | set(self.policy.pinned_after)
         return [s.name for s in self.steps[:-1] if s.name in wanted]
 
     def checkpoint_ref(self, k: int) -> TableRef:

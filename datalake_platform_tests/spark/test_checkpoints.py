@@ -103,3 +103,13 @@ def test_the_checkpoint_assets_materialize_and_equal_the_unbroken_pipeline(spark
     assert again.success
     rerun = pd.read_parquet(lake.table_uri(PURCHASE_FEATURES)).sort_values("ID_TRANSACCION").reset_index(drop=True)
     assert all(pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(rerun["features"], got["features"]))
+
+
+def test_the_recorded_plan_names_real_steps_and_the_graph_follows_it():
+    import json
+
+    plan = json.loads(PIPELINE.plan_file.read_text())
+    names = [s.name for s in PIPELINE.steps]
+    assert len(names) == 36 and set(plan["cuts"]) <= set(names[:-1])
+    assert PIPELINE.cuts() == [n for n in names if n in set(plan["cuts"]) | set(plan.get("pinned_after", []))]
+    assert all(r.startswith(("memory", "lineage", "pinned")) for r in plan["reasons"].values())

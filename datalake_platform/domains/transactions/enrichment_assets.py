@@ -1,10 +1,12 @@
 """The enrichment pipeline (36 steps over the purchases) as checkpoint assets in the work area.
 
     python -m datalake_platform.domains.transactions.enrichment_assets [--root LAKE]
+        [--memory-budget-mib 64] [--max-plan-nodes 150] [--pin STEP ...]
 
-re-plans: runs the planner with POLICY over the lake's purchases (or, where none are ingested
-yet, over the bundled CDNOW log) and records its cuts in enrichment_plan.json, which decides
-the segments (assets) of the graph. Pins (POLICY.pinned_after) always cut, re-planned or not.
+re-plans: runs the planner over the lake's purchases (or, where none are ingested yet, over the
+bundled CDNOW log) with the given policy (default POLICY) and records the policy, the pins and
+the cuts in enrichment_plan.json, which decides the segments (assets) of the graph. Pins always
+cut: those recorded, and those in POLICY.pinned_after, re-planned or not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datalake_platform.domains.transactions.enrichment import ENRICHMENT
 from datalake_platform.domains.transactions.schemas import PurchaseFeatures, Purchases
 from datalake_platform.domains.transactions.tables import OWNERS, PURCHASES
 from datalake_platform.lake.tables import TableRef, Zone
-from datalake_platform.spark.checkpoints import CheckpointPolicy, run_checkpointed
+from datalake_platform.spark.checkpoints import CheckpointPolicy, run_checkpointed, segments
 
 PURCHASE_FEATURES = TableRef(Zone.SMART, "transactions", "purchase_features")
 # A small driver's share: 64 MiB of estimated intermediates per segment, and a plan of at most
@@ -62,11 +64,18 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None)
+    parser.add_argument("--memory-budget-mib", type=float, default=POLICY.memory_budget_bytes / 2**20)
+    parser.add_argument("--max-plan-nodes", type=int, default=POLICY.max_plan_nodes)
+    parser.add_argument("--pin", action="append", default=[], help="cut after this step whatever the estimates (repeatable)")
     args = parser.parse_args(argv)
+    pins = tuple(sorted(set(POLICY.pinned_after) | set(args.pin)))
+    policy = CheckpointPolicy(int(args.memory_budget_mib * 2**20), args.max_plan_nodes, pins)
+    segments(ENRICHMENT, pins)  # unknown step names fail here, before Spark starts
     spark = get_or_create_session()
-    run = run_checkpointed(_source(spark, storage_for_root(args.root or default_lake_root())), ENRICHMENT, POLICY, lambda k, df: df.localCheckpoint())
-    plan = {"policy": {"memory_budget_bytes": POLICY.memory_budget_bytes, "max_plan_nodes": POLICY.max_plan_nodes},
-            "cuts": run.cuts, "reasons": run.reasons}
+    # Planning checkpoints stay in memory (localCheckpoint): the plan is what is kept, not the data.
+    run = run_checkpointed(_source(spark, storage_for_root(args.root or default_lake_root())), ENRICHMENT, policy, lambda k, df: df.localCheckpoint())
+    plan = {"policy": {"memory_budget_bytes": policy.memory_budget_bytes, "max_plan_nodes": policy.max_plan_nodes},
+            "pinned_after": list(pins), "cuts": run.cuts, "reasons": run.reasons}
     PIPELINE.plan_file.write_text(json.dumps(plan, indent=2) + "\n")
     print(json.dumps(plan, indent=2))
     return 0
