@@ -11,9 +11,12 @@ from datalake_platform.domains.images import assets as images
 from datalake_platform.domains.images.checks import checks as images_checks
 from datalake_platform.domains.passengers import assets as passengers
 from datalake_platform.domains.passengers.checks import checks as passengers_checks
+from datalake_platform.domains.posts import assets as posts
+from datalake_platform.domains.posts.checks import checks as posts_checks
 from datalake_platform.domains.transactions import assets as transactions
 from datalake_platform.domains.transactions import sensors as transactions_sensors
 from datalake_platform.domains.transactions.checks import checks as transactions_checks
+from datalake_platform.domains.transactions.enrichment_assets import enrichment_assets
 from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 from datalake_platform.resources.spark import master_from_environment
@@ -71,8 +74,14 @@ ASSETS = [
     images.image_tensors,
     images.cnn_model,
     images.image_predictions,
+    posts.landing_posts,
+    posts.landing_human_scores,
+    posts.labelled_tweets,
+    posts.sentiment_model,
+    posts.posts_stream,
+    *enrichment_assets,
 ]
-ASSET_CHECKS = [*transactions_checks, *passengers_checks, *images_checks]
+ASSET_CHECKS = [*transactions_checks, *passengers_checks, *images_checks, *posts_checks]
 
 
 def assets_for(compute: str) -> list:
@@ -101,6 +110,7 @@ def _definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=assets_for(compute),
         asset_checks=ASSET_CHECKS,
+        jobs=[posts.posts_realtime],
         sensors=[transactions_sensors.purchases_files, automation],
         resources=resources,
         # One run = one process = one Spark session, shared by every step of the run.

@@ -28,6 +28,7 @@ class SeedResult:
 def seed_all(storage: LakeStorage) -> list[SeedResult]:
     from datalake_platform.domains.images.seed import seed as seed_images
     from datalake_platform.domains.passengers.seed import seed as seed_passengers
+    from datalake_platform.domains.posts.seed import seed as seed_posts
     from datalake_platform.domains.transactions.seed import seed as seed_transactions
 
-    return [seed_transactions(storage), seed_passengers(storage), seed_images(storage)]
+    return [seed_transactions(storage), seed_passengers(storage), seed_images(storage), *seed_posts(storage)]

@@ -87,6 +87,15 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         "universal/images/tensors",
         "smart/images/cnn_model",
         "smart/images/predictions",
+        "landing/posts/posts",
+        "landing/posts/human_scores",
+        "universal/posts/labelled_tweets",
+        "smart/posts/sentiment_model",
+        "universal/posts/posts",
+        "smart/posts/scored_posts",
+        "smart/posts/metrics_per_minute",
+        *[f"work/transactions/enrichment_checkpoint_{k:02d}" for k in range(1, 9)],
+        "smart/transactions/purchase_features",
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]

@@ -88,7 +88,8 @@ def write_partitions(
             .parquet(staging)
         )
         data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
-        storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns))
+        # Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC).
+        storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns, timezone="UTC"))
         counts = storage.parquet_row_counts(staging, days)
         if _passes(audit, df, staging, counts):
             storage.commit_partitions(ref, staging, days)

@@ -59,3 +59,16 @@ class DailySales(pa.DataFrameModel):
     class Config:
         name = "smart/transactions/daily_sales"
         unique = ["dt"]
+
+
+class PurchaseFeatures(pa.DataFrameModel):
+    """smart/transactions/purchase_features: the checkpointed enrichment pipeline's output, one row per purchase."""
+
+    ID_TRANSACCION: T.StringType() = pa.Field(str_matches=r"^[0-9a-f]{32}$")
+    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
+    FECHA: T.DateType() = pa.Field()
+    features: T.ArrayType(T.DoubleType()) = pa.Field(description="f1..f34 of transactions.enrichment, in order")
+
+    class Config:
+        name = "smart/transactions/purchase_features"
+        unique = ["ID_TRANSACCION"]

@@ -88,3 +88,14 @@ def test_report_total_in_metadata_is_the_logs_total_to_the_cent(full_lake, raw_l
     metadata = event.asset_materialization.metadata
     assert metadata["total_amount"].value == f"{raw_log.cents.sum() // 100}.{raw_log.cents.sum() % 100:02d}"
     assert metadata["dagster/row_count"].value == 23570
+
+
+def test_the_whole_graph_includes_the_stream_and_the_checkpointed_pipeline(full_lake):
+    """`datalake demo`'s graph: every tweet scored exactly once; the enrichment's checkpoints and output complete."""
+    from datalake_platform.domains.posts.tables import SCORED_POSTS
+    from datalake_platform.domains.transactions.enrichment_assets import PIPELINE
+
+    storage, _, _ = full_lake
+    scored = pd.read_parquet(storage.table_uri(SCORED_POSTS), columns=["post_id"])
+    assert len(scored) == 4200 and scored["post_id"].is_unique
+    assert [storage.table_rows(ref) for ref in PIPELINE.refs()] == [69659] * len(PIPELINE.refs())

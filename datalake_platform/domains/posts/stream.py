@@ -1,0 +1,209 @@
+"""The posts stream: landing JSON lines -> universal posts, scored posts, metrics per minute.
+
+Spark Structured Streaming reads new landing files incrementally (its checkpoint lives in the
+lake's work area); each micro-batch is handled by `process_batch` with plain batch writes
+through the lake's commit protocol. Exactly once, without a transactional table format:
+
+- Spark records a batch's files in its offset log before running it and re-runs the same batch
+  id with the same files after a crash;
+- every write replaces whole `dt=` partitions atomically (`write_partitions`), with the rows
+  already there merged in by key (post_id; quarantine: file and line). Re-running a batch
+  therefore rewrites the same rows, never adds them twice, whatever moment the crash hit.
+
+The cost: each batch rewrites the landing days it touches (O(day), not O(batch)); a table
+format with MERGE (Delta, Iceberg) would make it O(batch) but needs jars this platform does not
+ship. Run as a module for a stream outside Dagster (tests, benchmarks):
+
+    python -m datalake_platform.domains.posts.stream --root LAKE [--continuous --seconds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import BinaryType, DateType, IntegerType, LongType, StringType, StructField, StructType, TimestampType
+
+from datalake_platform.domains.posts import transforms
+from datalake_platform.domains.posts.schemas import Posts, ScoredPosts
+from datalake_platform.domains.posts.tables import (
+    LANDING_POSTS,
+    METRICS_PER_MINUTE,
+    POSTS,
+    SCORED_POSTS,
+    SENTIMENT_MODEL,
+    STREAM_CHECKPOINT,
+)
+from datalake_platform.lake.storage import LakeStorage
+from datalake_platform.ml.artifacts import ModelStore
+from datalake_platform.quality.validation import spark_schema
+from datalake_platform.spark.tables import read_table, write_partitions
+
+QUARANTINE_SCHEMA = StructType(
+    [StructField("source_file", StringType()), StructField("line_number", IntegerType()), StructField("raw_line", StringType()),
+     StructField("reason", StringType()), StructField("dt", DateType())]
+)
+
+# binaryFile's columns, and the `dt=` folder as a partition column (a stream needs its schema up front).
+LANDED_FILE_SCHEMA = StructType(
+    [StructField("path", StringType()), StructField("modificationTime", TimestampType()), StructField("length", LongType()),
+     StructField("content", BinaryType()), StructField("dt", StringType())]
+)
+
+# Names of files still being written (Spark itself skips names starting with `_` or `.`).
+IN_PROGRESS = r"\.(part|tmp|crc)$"
+
+
+@dataclass
+class CurrentModel:
+    """The published sentiment model, reloaded when a new version is published."""
+
+    storage: LakeStorage
+    version: str | None = None
+    model: PipelineModel | None = None
+
+    def get(self) -> tuple[str, PipelineModel]:
+        store = ModelStore(self.storage, SENTIMENT_MODEL)
+        version = store.current()
+        if version != self.version:
+            self.model, self.version = PipelineModel.load(store.uri(version)), version
+        return self.version, self.model
+
+
+@dataclass
+class BatchReport:
+    batch_id: int
+    files: int = 0
+    lines: int = 0
+    posts: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    days: list[str] = field(default_factory=list)
+    model_version: str = ""
+    seconds: float = 0.0
+    scored_at: datetime | None = None  # the scored_at of this batch's rows
+    scores_committed_at: datetime | None = None  # when they became visible to readers
+
+
+def _merge(new: DataFrame, existing: DataFrame, keys: list[str]) -> DataFrame:
+    """The partition's rows: the new ones, and those already there that the new ones do not replace."""
+    return new.unionByName(existing.join(new.select(*keys), keys, "left_anti"))
+
+
+def process_batch(spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int) -> BatchReport:
+    """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
+    started = time.perf_counter()
+    report = BatchReport(batch_id)
+    known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
+    complete = files.where(~F.col("path").rlike(IN_PROGRESS))  # as lake.storage.is_data_file: not yet landed
+    classified = transforms.classify_posts(transforms.post_lines(complete), known).cache()
+    try:
+        _count(classified, report)
+        if report.days:
+            _write(spark, storage, model, classified, report)
+    finally:
+        classified.unpersist()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _count(classified: DataFrame, report: BatchReport) -> None:
+    """Lines by reason and day, files: one job, which also fills the cache the writes read."""
+    stats = classified.groupBy("reason", "dt").agg(F.count(F.lit(1)).alias("n"), F.collect_set("source_file").alias("files")).collect()
+    report.days = sorted({str(r["dt"]) for r in stats})
+    report.files = len({(str(r["dt"]), f) for r in stats for f in r["files"]})
+    for r in stats:
+        if r["reason"] is None:
+            report.posts += r["n"]
+        else:
+            report.rejected[r["reason"]] = report.rejected.get(r["reason"], 0) + r["n"]
+    report.lines = report.posts + sum(report.rejected.values())
+
+
+def _write(spark: SparkSession, storage: LakeStorage, model: CurrentModel, classified: DataFrame, report: BatchReport) -> None:
+    days = report.days
+    report.model_version, pipeline = model.get()
+    new_posts = transforms.posts(classified)
+    # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
+    # of this batch scores exactly the posts it keeps.
+    report.scored_at = datetime.now(UTC)
+    scored = transforms.scored_posts(pipeline, new_posts, report.model_version, report.scored_at)
+    old_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
+    write_partitions(_merge(scored, old_scores, ["post_id"]), storage, SCORED_POSTS, days)
+    report.scores_committed_at = datetime.now(UTC)
+    existing = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
+    write_partitions(_merge(new_posts, existing, ["post_id"]), storage, POSTS, days)
+    if report.rejected:
+        rejected = transforms.rejected(classified)
+        old_rejected = read_table(spark, storage, POSTS.quarantine(), QUARANTINE_SCHEMA, days=days)
+        write_partitions(_merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days)
+    day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
+    day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
+    write_partitions(transforms.metrics_per_minute(day_posts, day_scores), storage, METRICS_PER_MINUTE, days)
+
+
+def start(
+    spark: SparkSession,
+    storage: LakeStorage,
+    available_now: bool = True,
+    trigger_seconds: float = 1.0,
+    max_files_per_trigger: int | None = None,
+    on_batch: Callable[[BatchReport], None] | None = None,
+) -> StreamingQuery:
+    """Start the stream: `availableNow` (everything landed so far, then stop) or every `trigger_seconds`."""
+    model = CurrentModel(storage)
+    reader = spark.readStream.format("binaryFile").schema(LANDED_FILE_SCHEMA)
+    if max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
+    storage.fs.makedirs(storage.table_uri(LANDING_POSTS), exist_ok=True)
+    files = reader.load(storage.table_uri(LANDING_POSTS))
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        report = process_batch(spark, storage, model, batch, batch_id)
+        if on_batch is not None:
+            on_batch(report)
+
+    writer = files.writeStream.queryName("posts").foreachBatch(handle).option("checkpointLocation", storage.table_uri(STREAM_CHECKPOINT))
+    trigger = {"availableNow": True} if available_now else {"processingTime": f"{trigger_seconds} seconds"}
+    return writer.trigger(**trigger).start()
+
+
+def run_available_now(spark: SparkSession, storage: LakeStorage, max_files_per_trigger: int | None = None) -> list[BatchReport]:
+    """Everything landed so far, in as many micro-batches as it takes; returns one report per batch."""
+    reports: list[BatchReport] = []
+    start(spark, storage, True, max_files_per_trigger=max_files_per_trigger, on_batch=reports.append).awaitTermination()
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.resources.lake import default_lake_root
+    from datalake_platform.spark.session import get_or_create_session
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--continuous", action="store_true", help="keep running (processing-time trigger) instead of availableNow")
+    parser.add_argument("--seconds", type=float, default=0, help="with --continuous: stop after this long (0 = until killed)")
+    parser.add_argument("--trigger-seconds", type=float, default=1.0)
+    parser.add_argument("--max-files-per-trigger", type=int, default=None)
+    args = parser.parse_args(argv)
+    storage = storage_for_root(args.root or default_lake_root())
+    spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
+    show = lambda r: print(f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}, {r.seconds:.2f} s", flush=True)  # noqa: E731
+    query = start(spark, storage, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)
+    if args.continuous and args.seconds:
+        query.awaitTermination(args.seconds)
+        query.stop()
+    else:
+        query.awaitTermination()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
