@@ -27,8 +27,9 @@ def _land_day(lake: LakeStorage, day: str, name: str = "a.csv") -> str:
 
 
 def tick(lake: LakeStorage, instance: dg.DagsterInstance, cursor: str | None, sensor=purchases_files) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"lake": LakeResource(root=lake.location)})
-    result = sensor(context)
+    resources = {"lake": LakeResource(root=lake.location)}
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:  # nested resources
+        result = sensor(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
