@@ -1,5 +1,5 @@
 """The clouds' managed Spark as compute resources, each through its own dagster library's Pipes client:
-EMR (dagster-aws PipesEMRClient), EMR Serverless (PipesEMRServerlessClient), Dataproc
+EMR (dagster-aws PipesEMRClient; on an existing cluster a hand-written one, EMRClusterCompute), EMR Serverless (PipesEMRServerlessClient), Dataproc
 (dagster-gcp PipesDataprocJobClient), Azure Databricks (dagster-databricks PipesDatabricksClient).
 
 Each builds the job spec that runs compute.entrypoint with the content-named package zip (both in
