@@ -1,5 +1,5 @@
 """The clouds' managed Spark as compute resources, each through its own dagster library's Pipes client:
-EMR (dagster-aws PipesEMRClient), EMR Serverless (PipesEMRServerlessClient), Dataproc
+EMR (dagster-aws PipesEMRClient; on an existing cluster a hand-written one, EMRClusterCompute), EMR Serverless (PipesEMRServerlessClient), Dataproc
 (dagster-gcp PipesDataprocJobClient), Azure Databricks (dagster-databricks PipesDatabricksClient).
 
 Each builds the job spec that runs compute.entrypoint with the content-named package zip (both in
@@ -172,3 +172,78 @@ class DatabricksCompute(RemoteCompute):
                                       forward_termination=True, poll_interval_seconds=self.poll_interval)
         return pipes.run(context=context, task=self.task(_job_name(context), artifacts), extras=extras,
                          submit_args={"run_name": _job_name(context), "timeout_seconds": self.timeout_seconds})
+
+
+# Steps EMR reports as ended; COMPLETED is the only success.
+EMR_STEP_ENDED = {"COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"}
+
+
+class EMRStepFailed(Exception):
+    """An EMR step that ended other than COMPLETED, with what users need to find its logs."""
+
+
+class EMRClusterCompute(RemoteCompute):
+    """A step on an EMR cluster that is already running (`add_job_flow_steps`), left running after it.
+
+    Written by hand, a small Pipes client: dagster-aws 0.29.27's PipesEMRClient only starts a new
+    cluster per step (`run_job_flow`), and the only `add_job_flow_steps` caller in dagster-aws is
+    the older step launcher (not Pipes). Cluster configurations cannot be changed on a running
+    cluster, so the Pipes bootstrap variables ride on the step as the driver's YARN environment
+    (`spark.yarn.appMasterEnv.*`, the driver is the application master in cluster mode); the context
+    itself goes through the lake's S3 (the variable only says where), which keeps the step's args short.
+    """
+
+    cluster_id: str
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    poll_interval: float = 10.0
+    timeout_seconds: float | None = Field(default=None, description="Cancel the step and fail past this; None: wait.")
+    action_on_failure: str = Field(default="CONTINUE", description="CONTINUE keeps the shared cluster and its next steps going.")
+
+    def step_spec(self, name: str, artifacts: dict[str, str], pipes_env: dict[str, str]) -> dict[str, Any]:
+        conf = {**JOB_CONF, **self.spark_conf, **{f"spark.yarn.appMasterEnv.{k}": v for k, v in pipes_env.items()}}
+        spark_submit = ["spark-submit", "--deploy-mode", "cluster", "--py-files", artifacts["package"],
+                        *(arg for k, v in conf.items() for arg in ("--conf", f"{k}={v}")),
+                        artifacts["entrypoint"], "--pipes-store", "s3"]
+        return {"Name": name, "ActionOnFailure": self.action_on_failure,
+                "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit}}
+
+    def submit(self, context, artifacts, extras, client=None):
+        import boto3
+
+        emr = client or boto3.client("emr")
+        injector, reader = StoreChannel(self.lake.root).injector_and_reader()
+        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
+            step = self.step_spec(_job_name(context), artifacts, session.get_bootstrap_env_vars())
+            [step_id] = emr.add_job_flow_steps(JobFlowId=self.cluster_id, Steps=[step])["StepIds"]
+            context.log.info(f"EMR step {step_id} added to cluster {self.cluster_id}")
+            try:
+                self._wait(emr, step_id, context)
+            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                self._cancel(emr, step_id, context, "the Dagster run was terminated")
+                raise
+        return dg.PipesClientCompletedInvocation(session)
+
+    def _wait(self, emr, step_id: str, context) -> None:
+        import time
+
+        deadline = time.monotonic() + self.timeout_seconds if self.timeout_seconds is not None else None
+        while True:
+            step = emr.describe_step(ClusterId=self.cluster_id, StepId=step_id)["Step"]
+            state = step["Status"]["State"]
+            if state == "COMPLETED":
+                return
+            if state in EMR_STEP_ENDED:
+                raise EMRStepFailed(self._failure(step_id, state, step["Status"]))
+            if deadline is not None and time.monotonic() > deadline:
+                self._cancel(emr, step_id, context, f"it ran past timeout_seconds={self.timeout_seconds}")
+                raise EMRStepFailed(f"EMR step {step_id} on cluster {self.cluster_id} cancelled: ran past {self.timeout_seconds} s")
+            time.sleep(self.poll_interval)
+
+    def _failure(self, step_id: str, state: str, status: dict[str, Any]) -> str:
+        details = status.get("FailureDetails") or {}
+        return (f"EMR step {step_id} on cluster {self.cluster_id} ended {state}: {details.get('Reason', 'no reason given')}"
+                f" ({details.get('Message', '')}); log: {details.get('LogFile', 'see the cluster LogUri, steps/' + step_id)}")
+
+    def _cancel(self, emr, step_id: str, context, why: str) -> None:
+        context.log.warning(f"cancelling EMR step {step_id} on cluster {self.cluster_id}: {why}")
+        emr.cancel_steps(ClusterId=self.cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")

@@ -142,6 +142,8 @@ def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
         return SparkSubmitCompute(lake=lake, master=env.get("DATALAKE_SPARK_MASTER", "local[2]"))
     if name == "emr":
         return clouds.EMRCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_EMR_JOB_FLOW"))
+    if name == "emr-cluster":
+        return clouds.EMRClusterCompute(lake=lake, cluster_id=env["DATALAKE_EMR_CLUSTER_ID"])
     if name == "emr-serverless":
         return clouds.EMRServerlessCompute(
             lake=lake, application_id=env["DATALAKE_EMR_SERVERLESS_APP_ID"], execution_role_arn=env["DATALAKE_EMR_ROLE_ARN"]
@@ -152,7 +154,7 @@ def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
         )
     if name == "databricks":
         return clouds.DatabricksCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_DATABRICKS_CLUSTER"))
-    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-serverless, dataproc or databricks")
+    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-cluster, emr-serverless, dataproc or databricks")
 
 
 def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
