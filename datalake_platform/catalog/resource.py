@@ -49,6 +49,11 @@ class CatalogResource(dg.ConfigurableResource):
         return Publisher(storage, self)
 
 
+# What this process has published, per (lake, engine, table): its columns and days. A stream
+# rewrites the same day every micro-batch; only new columns or new days need the journal and engine.
+_PUBLISHED: dict[tuple[str, str, str], tuple[tuple, frozenset]] = {}
+
+
 class Publisher:
     """Called after each commit: journals the table, writes its DDL, registers it with the engine."""
 
@@ -59,6 +64,15 @@ class Publisher:
         table = published_table(self.storage, ref, schema, days)
         if table is None or self.config.engine == "none":
             return None
+        key = (self.storage.root, self.config.engine, table.qualified_name)
+        columns, known_days = _PUBLISHED.get(key, ((), frozenset()))
+        if columns == table.columns and known_days.issuperset(table.days):
+            return table
+        self._publish(table)
+        _PUBLISHED[key] = (table.columns, known_days | set(table.days))
+        return table
+
+    def _publish(self, table: PublishedTable) -> None:
         record(self.storage, table)
         ddl = self._ddl(table)
         if ddl:
@@ -66,7 +80,6 @@ class Publisher:
             self.storage.write_bytes(self.storage.uri(name), (";\n\n".join(ddl) + ";\n").encode())
         if engine := self.engine():
             engine.register(table)
-        return table
 
     def _ddl(self, table: PublishedTable) -> list[str]:
         config = self.config

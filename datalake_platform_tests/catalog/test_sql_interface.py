@@ -72,6 +72,9 @@ def test_runs_journal_each_commit_and_datalake_sql_answers_from_the_metastore(la
     purchases = published["universal_transactions.purchases"]
     assert purchases.days == tuple(DAYS) and purchases.location == lake.table_uri(PURCHASES)
     assert dict(purchases.columns)["MONTO"] == "decimal(12,2)"
+    entries = len(journal_entries(lake))
+    assert materialize(lake, SELECTION, DAYS[0], catalog=CatalogResource(engine="spark_sql")).success
+    assert len(journal_entries(lake)) == entries  # a day published before: nothing new to journal (streams)
 
     files = ds.dataset(lake.table_uri(PURCHASES), format="parquet", partitioning="hive").to_table()
     expected = sum(Decimal(str(v)) for v in files.column("MONTO").to_pylist())
