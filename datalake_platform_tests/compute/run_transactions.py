@@ -25,4 +25,7 @@ defs = dg.Definitions(
 with dg.DagsterInstance.ephemeral() as instance:
     register_landing(instance, storage_for_root(default_lake_root()), LANDING_TABLES)
     summaries = materialize_all(defs, instance, log_level="INFO")
+from datalake_platform.spark import session as spark_session  # noqa: E402
+
+print("SESSION " + type(spark_session._session).__module__)  # pyspark.sql.connect.session under DATALAKE_SPARK_REMOTE
 print("RESULT " + json.dumps([{"name": s.name, "success": s.success, "failed_checks": s.failed_checks} for s in summaries]))
