@@ -11,6 +11,8 @@ Cancelling the Dagster run cancels the cloud job (each client's `forward_termina
 
 import os
 import shlex
+import signal
+import subprocess
 import sys
 from abc import abstractmethod
 from pathlib import Path
@@ -23,6 +25,7 @@ from datalake_platform.compute.entrypoint import CHECKS, LAKE_ROOT, PARTITION_KE
 from datalake_platform.compute.package import ENTRYPOINT, package_zip, upload_artifacts
 from datalake_platform.resources.lake import LakeResource
 
+TERMINATION_TIMEOUT_S = 20  # a cancelled spark-submit's time to stop (PipesSubprocessClient's default)
 PIPES_FOLDER = "work/_pipes"  # Pipes context and message chunks, under the lake's root
 
 
@@ -82,11 +85,19 @@ class RemoteCompute(dg.ConfigurableResource):
     )
 
     def run(self, context: dg.AssetExecutionContext):
+        """The job's results; if it fails, what it reported (a failed check) and then its own error."""
         key = context.asset_key.to_user_string()
         settings = self.model_copy(update=self.overrides.get(key, {})) if key in self.overrides else self
         artifacts = upload_artifacts(self.lake.storage)
-        invocation = settings.submit(context, artifacts, pipes_extras(context, self.lake.root))
-        return invocation.get_results()
+        try:
+            invocation = settings.submit(context, artifacts, pipes_extras(context, self.lake.root))
+        except Exception as error:  # the client's "failed with code 1": the reason is the job's own exception
+            yield from getattr(error, "reported", [])
+            remote = remote_error(context)
+            if remote is None:
+                raise
+            raise dg.Failure(description=f"{key}: the remote job failed ({error}): {remote}") from error
+        yield from invocation.get_results()
 
     @abstractmethod
     def submit(self, context, artifacts: dict[str, str], extras: dict[str, Any]) -> dg.PipesClientCompletedInvocation: ...
@@ -102,11 +113,24 @@ class SparkSubmitCompute(RemoteCompute):
     jars: list[str] = Field(default_factory=list, description="e.g. the store's connector jars (spark.connectors).")
 
     def submit(self, context, artifacts, extras):
+        """dagster's PipesSubprocessClient.run, but a failed job's reported results are kept (the
+        client drops them with its "failed with code N"): a failed contract check is reported."""
         channel = StoreChannel(self.lake.root)
         injector, reader = channel.injector_and_reader()
-        client = dg.PipesSubprocessClient(context_injector=injector, message_reader=reader, forward_termination=True)
-        return client.run(context=context, command=self.command(channel.store), extras=extras,
-                          env={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable})
+        env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
+            process = subprocess.Popen(self.command(channel.store), env={**os.environ, **env, **session.get_bootstrap_env_vars()})
+            try:
+                process.wait()
+            except dg.DagsterExecutionInterruptedError:  # the run was cancelled: cancel the job (forward_termination)
+                context.log.info("[pipes] execution interrupted, sending SIGINT to spark-submit.")
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=TERMINATION_TIMEOUT_S)
+                raise
+        if process.returncode != 0:
+            raise RemoteJobFailed(f"spark-submit exited with code {process.returncode}",
+                                  session.get_results(implicit_materializations=False))
+        return dg.PipesClientCompletedInvocation(session)
 
     def command(self, store: str) -> list[str]:
         import pyspark
@@ -117,6 +141,30 @@ class SparkSubmitCompute(RemoteCompute):
         # The local zip and entrypoint: the same content-named build upload_artifacts put in the lake.
         return [spark_submit, "--master", self.master, "--py-files", str(package_zip()), *jars, *conf,
                 str(ENTRYPOINT), "--pipes-store", store]
+
+
+class RemoteJobFailed(Exception):
+    """A job that ended in failure, with what it reported through Pipes before it did."""
+
+    def __init__(self, message: str, reported):
+        super().__init__(message)
+        self.reported = list(reported)
+
+
+def remote_error(context: dg.AssetExecutionContext) -> str | None:
+    """The exception the job's Pipes context closed with (the entrypoint's error, e.g. a broken
+    contract), as the message handler logged it for this step; None if the job sent none."""
+    from dagster._core.events import DagsterEventType
+
+    records = context.instance.all_logs(context.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+    step = context.op_execution_context.get_step_execution_context().step.key
+    errors = [r.dagster_event.engine_event_data.error for r in records
+              if r.step_key == step and r.dagster_event.engine_event_data and r.dagster_event.engine_event_data.error
+              and "pipes closed with exception" in (r.dagster_event.message or "")]
+    if not errors:
+        return None
+    error = errors[-1]
+    return f"{error.cls_name}: {error.message.strip()}"
 
 
 def spark_submit_parameters(artifacts: dict[str, str], spark_conf: dict[str, str]) -> str:
@@ -169,6 +217,6 @@ def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
         can_subset=False,
     )
     def _remote(context: dg.AssetExecutionContext, compute: RemoteCompute):
-        return compute.run(context)
+        yield from compute.run(context)
 
     return _remote

@@ -4,6 +4,7 @@ libraries' own context injectors and message readers on the lake's store, each o
 """
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from datalake_platform.compute.remote import SparkSubmitCompute, on_remote_compute
@@ -25,9 +26,9 @@ def _land(storage, cdnow) -> int:
     return landed
 
 
-def _materialize(storage, asset, compute=None) -> dg.ExecuteInProcessResult:
+def _materialize(storage, asset, compute=None, days=DAYS) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
-    register_days(instance, LANDING, DAYS)
+    register_days(instance, LANDING, days)
     lake = LakeResource(root=storage.location)
     resources = {"lake": lake, "spark": SparkResource(lake=lake), **({"compute": compute} if compute else {})}
     return dg.materialize(
@@ -35,7 +36,7 @@ def _materialize(storage, asset, compute=None) -> dg.ExecuteInProcessResult:
         selection=dg.AssetSelection.assets(PURCHASES_KEY),
         resources=resources,
         instance=instance,
-        tags={"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]},
+        tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
         raise_on_error=False,
     )
 
@@ -75,3 +76,52 @@ def test_a_remote_materialization_reports_what_a_local_one_does(request, store, 
     assert remote_lake.parquet_row_counts(remote_lake.table_uri(PURCHASES), DAYS) == local_lake.parquet_row_counts(
         local_lake.table_uri(PURCHASES), DAYS
     )
+
+
+NEW_DAY = "1997-01-03"
+BROKEN_LINE = "7 8,19970103,1,1.00"  # a customer id with a space: parses, passes quarantine, breaks the contract (^\S+$)
+
+
+def _day(storage, day: str) -> pd.DataFrame:
+    """One published partition, read with the lake's own filesystem (not Spark)."""
+    path = storage.partition_uri(PURCHASES, day).split("://", 1)[1]
+    return pd.read_parquet(path, filesystem=storage.fs).sort_values("ID_TRANSACCION").reset_index(drop=True)
+
+
+def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(cdnow, s3_lake):
+    """A real failure under spark-submit: the contract fails on the cluster's staged write. The step
+    fails with the cluster's error, the failed check comes back through Pipes, and the lake keeps
+    its previous version (no new day, the old days unchanged)."""
+    landed = _land(s3_lake, cdnow)
+    assert _materialize(s3_lake, assets.universal_purchases).success  # the previous version (this process's Spark)
+    before = {day: _day(s3_lake, day) for day in DAYS}
+    land(s3_lake, NEW_DAY, "broken.csv", "customer_id,date,number_of_cds,dollar_value\n" + "\n".join([*cdnow[NEW_DAY], BROKEN_LINE]) + "\n")
+
+    compute = SparkSubmitCompute(lake=LakeResource(root=s3_lake.location), master="local[1]", jars=connector_jars("s3"),
+                                 spark_conf={"spark.sql.shuffle.partitions": "2"})
+    remote = _materialize(s3_lake, on_remote_compute(assets.universal_purchases), compute, days=[*DAYS, NEW_DAY])
+
+    assert not remote.success
+    [failure] = [e for e in remote.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    text = "\n".join(filter(None, [error.message, *(c.message for c in _causes(error))]))
+    assert "failed on the cluster" in text and "breaks its contract" in text and "ID_PERSONA" in text, text
+    contract = check_results(remote)[CONTRACT.to_user_string()]  # reported by the job, through Pipes
+    assert not contract.passed
+    assert contract.metadata["failures_by_rule"].value == {"ID_PERSONA:str_matches": 1}
+    assert contract.metadata["failed_partitions"].value == [NEW_DAY]
+    assert not remote.asset_materializations_for_node("universal__transactions__purchases")
+    # Nothing half-written is visible: no partition for the new day, the published days as they were.
+    assert s3_lake.list_partitions(PURCHASES) == DAYS
+    for day in DAYS:
+        pd.testing.assert_frame_equal(_day(s3_lake, day), before[day])
+    assert s3_lake.parquet_row_counts(s3_lake.table_uri(PURCHASES), DAYS) == {day: len(before[day]) for day in DAYS}
+    assert sum(len(f) for f in before.values()) == landed
+
+
+def _causes(error):
+    """The chained errors of a serialized error (its causes and contexts)."""
+    error = error.cause or error.context
+    while error is not None:
+        yield error
+        error = error.cause or error.context
