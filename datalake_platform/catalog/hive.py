@@ -8,7 +8,8 @@ every journal entry it has not applied yet, and, serving, keeps applying new one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from datalake_platform.catalog.published import PublishedTable, journal_entries, merged, read_entry
@@ -77,11 +78,17 @@ def partition_statements(table: PublishedTable, days: Iterable[str], catalog: st
     return out
 
 
-def apply(spark, tables: list[PublishedTable]) -> None:
-    """Create or fix each table in the session's catalog and add its partitions (idempotent)."""
+def apply(spark, tables: list[PublishedTable], every_day: Callable[[PublishedTable], tuple[str, ...]] | None = None) -> None:
+    """Create or fix each table in the session's catalog and add its partitions (idempotent).
+
+    A table whose columns changed is dropped (external: the data stays) and re-created with
+    every partition it ever published (`every_day`), not only the new ones.
+    """
     for table in tables:
         if _declared_columns(spark, table) not in (None, _expected_columns(table)):
-            spark.sql(f"DROP TABLE {table_name(table)}")  # external: the data stays; re-created with the new schema
+            spark.sql(f"DROP TABLE {table_name(table)}")
+            if every_day is not None:
+                table = replace(table, days=every_day(table))
         create_schema, create_table = create_statements(table)
         if not spark.catalog.databaseExists(table.database):  # Hive logs an error for IF NOT EXISTS on one that does
             spark.sql(create_schema)
@@ -116,8 +123,13 @@ class JournalApplier:
     def apply_new(self, spark) -> list[PublishedTable]:
         fresh = [uri for uri in journal_entries(self.storage) if uri not in self.applied]
         tables = merged([read_entry(self.storage, uri) for uri in fresh])
-        apply(spark, tables)
+        apply(spark, tables, self._every_day)
         with self.ledger.open("a") as fh:
             fh.writelines(f"{uri}\n" for uri in fresh)
         self.applied.update(fresh)
         return tables
+
+    def _every_day(self, table: PublishedTable) -> tuple[str, ...]:
+        entries = [read_entry(self.storage, uri) for uri in journal_entries(self.storage)]
+        [whole] = [t for t in merged(entries) if t.qualified_name == table.qualified_name]
+        return whole.days

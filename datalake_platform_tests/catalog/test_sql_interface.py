@@ -248,3 +248,22 @@ def test_every_table_of_every_domain_has_a_type_in_each_engine():
         for field in spark_schema(model).fields:
             spark_type = field.dataType.simpleString()
             assert bigquery.bigquery_type(spark_type) and synapse.sql_type(spark_type), (model, field)
+
+
+def test_a_table_whose_columns_change_is_recreated_with_every_partition(spark, tmp_path):
+    from datalake_platform.catalog import hive
+    from datalake_platform.catalog.published import PublishedTable
+
+    folder = tmp_path / "things"
+    for day, rows in {"2020-01-01": [(1, "x")], "2020-01-02": [(2, "y")], "2020-01-03": [(3, "z")]}.items():
+        spark.createDataFrame(rows, "a int, b string").write.parquet(str(folder / f"dt={day}"))
+    before = PublishedTable("universal", "catalog_test", "things", str(folder), (("a", "int"),), True,
+                            ("2020-01-01", "2020-01-02"))
+    hive.apply(spark, [before])  # the test session's own catalog: the same statements as the metastore's
+    first = spark.table("universal_catalog_test.things")
+    assert first.columns == ["a", "dt"] and sorted(r.a for r in first.collect()) == [1, 2]
+
+    after = replace(before, columns=(("a", "int"), ("b", "string")), days=("2020-01-03",))  # a new column, a new day
+    hive.apply(spark, [after], every_day=lambda t: ("2020-01-01", "2020-01-02", "2020-01-03"))
+    rows = spark.sql("SELECT a, b, dt FROM universal_catalog_test.things ORDER BY a").collect()
+    assert [(r.a, r.b, str(r.dt)) for r in rows] == [(1, "x", "2020-01-01"), (2, "y", "2020-01-02"), (3, "z", "2020-01-03")]
