@@ -23,7 +23,7 @@ from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.spark.java import require_java
 from datalake_platform.spark.session import LOG4J_CONFIG
-from datalake_platform_tests.compute.test_standalone_cluster import _expected_report
+from datalake_platform_tests.compute.test_standalone_cluster import assert_the_lake_holds
 from datalake_platform_tests.conftest import REPO, _wait_for, free_port, land_cdnow_day
 
 SPARK_SUBMIT = Path(pyspark.__file__).parent / "bin" / "spark-submit"
@@ -106,11 +106,4 @@ def test_the_transactions_domain_runs_through_spark_connect(connect_server, cdno
     # The run was a client of the server: its session a Spark Connect one, no Spark of its own.
     assert "SESSION pyspark.sql.connect.session" in output.splitlines(), output[-5000:]
 
-    kept = storage.parquet_row_counts(storage.table_uri(PURCHASES), days)
-    assert sum(kept.values()) == landed
-    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
-    expected = _expected_report(cdnow, days)
-    assert list(report.index) == list(expected.index)
-    assert list(report.MONTO_TRANSACCIONES) == list(expected.total)
-    assert list(report.NUM_TRANSACCIONES) == list(expected.n)
-    assert len(pd.read_parquet(storage.table_uri(DAILY_SALES))) == len(days)
+    assert_the_lake_holds(storage, cdnow, days, landed)

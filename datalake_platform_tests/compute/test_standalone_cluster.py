@@ -130,17 +130,22 @@ def test_the_transactions_domain_survives_a_worker_killed_mid_run(cluster, cdnow
     assert [s["success"] for s in summary] == [True, True] and not any(s["failed_checks"] for s in summary)
     assert "Telling app of lost executor" in (tmp_path / "master.log").read_text()  # the app did lose one
 
-    kept = storage.parquet_row_counts(storage.table_uri(PURCHASES), days)
-    assert sum(kept.values()) == landed  # every landed line, none twice despite retried tasks
-    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
-    expected = _expected_report(cdnow, days)
-    assert list(report.index) == list(expected.index)
-    assert list(report.MONTO_TRANSACCIONES) == list(expected.total)
-    assert list(report.NUM_TRANSACCIONES) == list(expected.n)
-    assert len(pd.read_parquet(storage.table_uri(DAILY_SALES))) == len(days)
+    assert_the_lake_holds(storage, cdnow, days, landed)  # every landed line, none twice despite retried tasks
 
 
 def _executors(cluster: StandaloneCluster) -> int:
     """Executors of the running application, across the alive workers."""
     apps = cluster.state()["activeapps"]
     return sum(1 for w in cluster.alive_workers() if w["coresused"] > 0) if apps else 0
+
+
+def assert_the_lake_holds(storage, cdnow, days, landed) -> None:
+    """Every landed line in purchases; the report and daily sales equal to an independent pandas computation."""
+    kept = storage.parquet_row_counts(storage.table_uri(PURCHASES), days)
+    assert sum(kept.values()) == landed
+    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
+    expected = _expected_report(cdnow, days)
+    assert list(report.index) == list(expected.index)
+    assert list(report.MONTO_TRANSACCIONES) == list(expected.total)
+    assert list(report.NUM_TRANSACCIONES) == list(expected.n)
+    assert len(pd.read_parquet(storage.table_uri(DAILY_SALES))) == len(days)
