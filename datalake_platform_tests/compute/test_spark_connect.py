@@ -15,11 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pyspark
 import pytest
 
-from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.spark.java import require_java
 from datalake_platform.spark.session import LOG4J_CONFIG
