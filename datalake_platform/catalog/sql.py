@@ -16,20 +16,14 @@ from pathlib import Path
 
 from datalake_platform.catalog.hive import JournalApplier, hive_conf
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.spark.session import LOG4J_CONFIG, get_or_create_session
+from datalake_platform.spark.session import get_or_create_session
 
 JOURNAL_POLL_SECONDS = 2.0
 
 
-def _session(storage: LakeStorage, extra: dict[str, str] | None = None):
-    conf = hive_conf(storage)
-    conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} {conf['spark.driver.extraJavaOptions']}"
-    return get_or_create_session(app_name="datalake sql", conf={**conf, **(extra or {})})
-
-
 def synced_session(storage: LakeStorage, extra: dict[str, str] | None = None):
     """A Hive-enabled session whose metastore holds every table and partition journaled so far."""
-    spark = _session(storage, extra)
+    spark = get_or_create_session(app_name="datalake sql", conf={**hive_conf(storage), **(extra or {})})
     tables = JournalApplier(storage).apply_new(spark)
     if tables:
         print(f"catalog: applied {len(tables)} table(s) from the journal", file=sys.stderr)

@@ -70,8 +70,9 @@ def get_or_create_session(
             **BASE_CONF,
             **({"spark.driver.memory": local_driver_memory()} if (master or "").startswith("local") else {}),
             "spark.ui.enabled": str(ui_enabled).lower(),
-            "spark.driver.extraJavaOptions": quiet,
             **(conf or {}),
+            # The caller's JVM options add to the quiet logging, never replace it.
+            "spark.driver.extraJavaOptions": " ".join(filter(None, [quiet, (conf or {}).get("spark.driver.extraJavaOptions")])),
         }
         for key, value in session_conf.items():
             builder = builder.config(key, value)
