@@ -13,8 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, numbered_lines, split_lines
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, FILE_COLUMNS, numbered_lines, split_lines
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -27,8 +26,8 @@ def is_json_lines(name: str) -> bool:
 
 def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Records with the columns of `delimited.delimited_records`; `header` is each line's keys."""
-    lines = per_file.select(PARTITION_COLUMN, "source_file", "utf8", split_lines(F.col("text")).alias("lines"))
-    exploded = numbered_lines(lines, [PARTITION_COLUMN, "source_file"], first=1)  # no header line
+    lines = per_file.select(*FILE_COLUMNS, "utf8", split_lines(F.col("text")).alias("lines"))
+    exploded = numbered_lines(lines, list(FILE_COLUMNS), first=1)  # no header line
     # A byte-order mark can only open the file, before its first object.
     text = F.regexp_replace("raw_line", "^\ufeff", "")
     parsed = exploded.select(
@@ -36,8 +35,7 @@ def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
     )
     header = F.coalesce(F.map_keys("_object"), F.array().cast("array<string>"))
     return parsed.select(
-        PARTITION_COLUMN,
-        "source_file",
+        *FILE_COLUMNS,
         "line_number",
         "raw_line",
         header.alias("header"),

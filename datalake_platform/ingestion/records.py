@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.ingestion import delimited, jsonlines
 from datalake_platform.ingestion.layout import field, position, rescued
-from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, day_of, landing_text, relative, source_file
+from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, check_file_keys, day_of, file_key, landing_text, relative, source_file
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
@@ -49,7 +49,7 @@ def read_records(
     duplicates: Mapping[str, str] | None = None,
     unreadable: Mapping[str, str] | None = None,
 ) -> DataFrame:
-    """One row per non-blank data record: dt, source_file, line_number, raw_line, header, fields, ...
+    """One row per non-blank data record: dt, source_file, file_key, line_number, raw_line, header, fields, ...
 
     `header` holds the record's column names (a delimited file's header, trimmed and lower-cased;
     a JSON line's keys), `fields` its values. For each of `columns`, `field(column)` reads its
@@ -57,9 +57,12 @@ def read_records(
     because the file is delimited by `;`, tab or `|` instead); `extra_columns` lists the others,
     whose values are in `rescued_data` (JSON). `malformed` is set for a record that cannot be
     parsed. `duplicate_of` names the file whose bytes this file repeats (from `duplicates`, see
-    ingestion.manifest), else null. Files in `unreadable` (see `unreadable_files`) are not read:
-    each is one record, line 0, `malformed` = unreadable_file.
+    ingestion.manifest), else null. `file_key` is short and unique among a day's files (two that
+    collide are refused): with `line_number` it makes a record's stable, unique key. Files in
+    `unreadable` (see `unreadable_files`) are not read: each is one record, line 0, `malformed` =
+    unreadable_file.
     """
+    check_file_keys(files)
     unreadable = unreadable or {}
     parts = [_unreadable_records(spark, [f for f in files if f.relative_path in unreadable], columns)]
     files = [f for f in files if f.relative_path not in unreadable]
@@ -102,7 +105,7 @@ def _cause(error: Exception) -> str:
 
 
 def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: Sequence[str]) -> DataFrame:
-    rows = [(f.day, f.relative_path, [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file") for f in files]
+    rows = [(f.day, f.relative_path, file_key(f.relative_path), [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file") for f in files]
     return spark.createDataFrame(rows, _record_schema(columns))
 
 
@@ -217,7 +220,7 @@ def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
 def _record_schema(columns: Sequence[str]) -> str:
     """The columns every format's records have, before duplicates and rescued data are added."""
     return (
-        "dt string, source_file string, header array<string>, wrong_delimiter boolean, missing_columns string, "
+        "dt string, source_file string, file_key string, header array<string>, wrong_delimiter boolean, missing_columns string, "
         "extra_columns array<string>, _extra_positions array<int>, "
         + "".join(f"{position(c)} int, " for c in columns)
         + "line_number int, raw_line string, fields array<string>, malformed string"

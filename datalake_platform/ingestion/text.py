@@ -6,6 +6,9 @@ Bytes that are not UTF-8 survive the trip through Java strings (see `byte_preser
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -13,17 +16,41 @@ from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
+FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, and refused
+# The per-file columns every record carries: its day, its file, and the file's short key.
+FILE_COLUMNS = (PARTITION_COLUMN, "source_file", "file_key")
 
 
 def landing_text(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """One row per file: dt, source_file, utf8 (whether all its bytes are UTF-8), text."""
+    """One row per file: dt, source_file, file_key, utf8 (whether all its bytes are UTF-8), text."""
     text = spark.read.text([f.path for f in files], wholetext=True)
     return text.select(source_file().alias("source_file"), F.is_valid_utf8("value").alias("utf8"), "value").select(
         day_of(F.col("source_file")).alias(PARTITION_COLUMN),
         "source_file",
+        file_key_column(F.col("source_file")).alias("file_key"),
         "utf8",
         byte_preserving(F.col("value"), F.col("utf8")).alias("text"),
     )
+
+
+def file_key(relative_path: str) -> str:
+    """A landing file's short stable key, from its path (`dt=.../name`): what `file_key_column` computes."""
+    return hashlib.sha256(relative_path.encode()).hexdigest()[:FILE_KEY_HEX]
+
+
+def file_key_column(source_file: Column) -> Column:
+    # Computed once per file (before its lines are exploded), not once per row.
+    return F.substring(F.sha2(source_file, 256), 1, FILE_KEY_HEX)
+
+
+def check_file_keys(files: list[LandingFile]) -> None:
+    """Refuses two files of one day with the same key: keys built on them (file key + line) must be unique."""
+    seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for f in files:
+        seen[(f.day, file_key(f.relative_path))].append(f.relative_path)
+    clashes = [paths for paths in seen.values() if len(paths) > 1]
+    if clashes:
+        raise ValueError(f"landing files whose {FILE_KEY_HEX}-hex keys collide (rename one of each): {clashes}")
 
 
 def byte_preserving(text: Column, utf8: Column) -> Column:

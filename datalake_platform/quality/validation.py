@@ -24,6 +24,12 @@ from pyspark.sql.types import StructField, StructType
 
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
+# A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
+# file's line numbers under the file's key), declared by `pa.Field(metadata=SEQUENCED_KEY)`: it
+# is proved unique with one bitmap of the numbers per prefix, a grouping of a few rows per file
+# instead of a shuffle of a hash per row (see `_distinct_lower_bounds`).
+SEQUENCED_KEY = {"key": "prefix-sequence"}
+
 # pandera builtin check name -> Spark expression of "the value passes", from its statistics.
 _CHECKS: dict[str, Callable[[Column, Mapping[str, Any]], Column]] = {
     "equal_to": lambda c, s: c == F.lit(s["value"]),
@@ -138,8 +144,9 @@ def validate(
         return ValidationReport(rows={}, failures={}, schema_errors=errors)
     rules = all_rules(model, extra_rules)
     unique = model.to_schema().unique or []
+    hashed = unique and not _sequenced(model, unique)  # counted in the same pass as the rules
     aggs = [F.count(F.lit(1)).alias("__rows"), *[_failing(r).alias(f"__r{i}") for i, r in enumerate(rules)]]
-    if unique:
+    if hashed:
         aggs.append(_distinct_hashes(unique).alias("__distinct"))
     by_partition = partitioned and PARTITION_COLUMN in df.columns
     result = _by_partition(df, by_partition).agg(*aggs).collect()
@@ -150,7 +157,8 @@ def validate(
         if found:
             failures[rec["__p"]] = found
     if unique:
-        suspects = [rec["__p"] for rec in result if rec["__rows"] != rec["__distinct"]]
+        distinct = {rec["__p"]: rec["__distinct"] for rec in result} if hashed else _distinct_lower_bounds(df, model, by_partition)
+        suspects = [p for p, n in rows.items() if n != distinct.get(p, 0)]
         _add_unique_failures(failures, df, unique, suspects, by_partition)
     return ValidationReport(rows=rows, failures=failures)
 
@@ -172,6 +180,35 @@ def _distinct_hashes(unique: list[str]) -> Column:
     return F.count_distinct(F.xxhash64(*unique))
 
 
+def _sequenced(model: type[pa.DataFrameModel], unique: list[str]) -> bool:
+    columns = model.to_schema().columns
+    return len(unique) == 1 and (columns[unique[0]].metadata or {}).get("key") == SEQUENCED_KEY["key"]
+
+
+def _distinct_lower_bounds(df: DataFrame, model: type[pa.DataFrameModel], by_partition: bool) -> dict[str, int]:
+    """Per partition, distinct unique keys, or fewer: as many as rows proves the keys unique.
+
+    Like the hashes, each key is mapped to something that equal keys share: a sequenced key to
+    (prefix, n), counted in bitmaps of 32,768 numbers (Spark's `bitmap_*` functions, made for
+    exact distinct counts of integers). A key that is not `<prefix>-<n>` counts for nothing, so
+    its partition is counted again exactly.
+    """
+    unique = model.to_schema().unique or []
+    if not _sequenced(model, unique):
+        counted = _by_partition(df, by_partition).agg(_distinct_hashes(unique).alias("d")).collect()
+        return {r["__p"]: r["d"] for r in counted}
+    key = F.col(unique[0])
+    suffix = F.substring_index(key, "-", -1)
+    prefix = F.left(key, F.length(key) - F.length(suffix) - 1)
+    n = F.when(key.contains("-") & (suffix != "") & ~suffix.startswith("+"), suffix.try_cast("long"))
+    n = F.when(n >= 0, n)
+    part = F.col(PARTITION_COLUMN).cast("string") if by_partition else F.lit("all")
+    bitmaps = df.groupBy(part.alias("__p"), prefix.alias("prefix"), F.bitmap_bucket_number(n).alias("bucket")).agg(
+        F.bitmap_count(F.bitmap_construct_agg(F.bitmap_bit_position(n))).alias("d")
+    )
+    return {r["__p"]: r["d"] for r in bitmaps.groupBy("__p").agg(F.sum("d").alias("d")).collect()}
+
+
 def _add_unique_failures(
     failures: dict[str, dict[str, int]], df: DataFrame, unique: list[str], suspects: list[str], by_partition: bool
 ) -> None:
@@ -185,8 +222,9 @@ class ContractAudit:
     `watch` returns the DataFrame to write, with every rule's failures observed by the write
     job itself (no second pass over the data). `verify` then looks at the staged files, before
     they are published: their stored types, the observed counts, and the model's unique keys
-    (which no single pass can prove). Only when the observed counts show failures are the
-    staged rows validated again, to say which partitions fail which rule.
+    (which no single pass can prove: one aggregation of the key column, compared with the rows
+    the files' footers hold). Only when the observed counts show failures are the staged rows
+    validated again, to say which partitions fail which rule.
     """
 
     def __init__(self, model: type[pa.DataFrameModel], extra_rules: Mapping[str, str] | None = None, partitioned: bool = True):
@@ -210,19 +248,19 @@ class ContractAudit:
         elif any(observed.values()):
             self.report = validate(self.model, staged, self.extra_rules, self.partitioned)
         else:
-            self.report = ValidationReport(rows=dict(rows), failures=self._repeated_keys(staged))
+            self.report = ValidationReport(rows=dict(rows), failures=self._repeated_keys(staged, rows))
         return self.report.passed
 
-    def _repeated_keys(self, staged: DataFrame) -> dict[str, dict[str, int]]:
+    def _repeated_keys(self, staged: DataFrame, rows: Mapping[str, int]) -> dict[str, dict[str, int]]:
         unique = self.model.to_schema().unique or []
         failures: dict[str, dict[str, int]] = {}
         if not unique:
             return failures
         by_partition = self.partitioned and PARTITION_COLUMN in staged.columns
-        counted = _by_partition(staged, by_partition).agg(
-            F.count(F.lit(1)).alias("n"), _distinct_hashes(unique).alias("d")
-        ).collect()
-        _add_unique_failures(failures, staged, unique, [r["__p"] for r in counted if r["n"] != r["d"]], by_partition)
+        distinct = _distinct_lower_bounds(staged, self.model, by_partition)
+        counts = dict(rows) if by_partition else {"all": sum(rows.values())}
+        suspects = [p for p, n in counts.items() if n != distinct.get(p, 0)]
+        _add_unique_failures(failures, staged, unique, suspects, by_partition)
         return failures
 
 

@@ -10,7 +10,7 @@ import pytest
 from datalake_platform.domains.transactions.schemas import PURCHASES_TABLE_RULES, Purchases
 from datalake_platform.quality.validation import compile_rules, spark_schema, validate
 
-GOOD_ID = "0" * 32
+GOOD_ID = "19970101-0123456789ab-2"
 D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
 
 
@@ -20,7 +20,7 @@ def _purchases(spark, rows):
 
 
 def test_valid_rows_pass(spark):
-    df = _purchases(spark, [(GOOD_ID, "00001", D1, 1, Decimal("11.77"), D1), ("1" * 32, "00002", D2, 3, Decimal("0.00"), D2)])
+    df = _purchases(spark, [(GOOD_ID, "00001", D1, 1, Decimal("11.77"), D1), ("19970102-0123456789ab-2", "00002", D2, 3, Decimal("0.00"), D2)])
     report = validate(Purchases, df, PURCHASES_TABLE_RULES)
     assert report.passed
     assert report.rows == {"1997-01-01": 1, "1997-01-02": 1}
@@ -47,6 +47,16 @@ def test_failures_are_counted_per_rule_and_partition(spark):
         "1997-01-02": {"ID_TRANSACCION:str_matches": 1, "ID_PERSONA:not_null": 1},
     }
     assert report.failures_by_rule["MONTO:greater_than_or_equal_to"] == 1
+
+
+def test_sequenced_keys_are_proved_unique_by_prefix_and_number(spark):
+    """`<prefix>-<n>` keys are counted in bitmaps; a key that only looks repeated is counted exactly."""
+    ids = ["19970101-aaaaaaaaaaaa-2", "19970101-aaaaaaaaaaaa-3", "19970101-bbbbbbbbbbbb-2", "19970101-aaaaaaaaaaaa-40002"]
+    row = lambda i: (i, "00001", D1, 1, Decimal("1.00"), D1)  # noqa: E731
+    assert validate(Purchases, _purchases(spark, [row(i) for i in ids])).passed
+    # "-02" maps to the same number as "-2": suspected, then found distinct; ids[3] really repeats.
+    doubled = _purchases(spark, [row(i) for i in [*ids, ids[3], "19970101-aaaaaaaaaaaa-02"]])
+    assert validate(Purchases, doubled).failures == {"1997-01-01": {"ID_TRANSACCION:unique": 1}}
 
 
 def test_compiled_rules_agree_with_pandera_on_every_column_check(spark):

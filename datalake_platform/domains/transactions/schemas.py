@@ -3,14 +3,21 @@
 import pandera.pyspark as pa
 import pyspark.sql.types as T
 
+from datalake_platform.quality.validation import SEQUENCED_KEY
+
 MONEY = T.DecimalType(12, 2)
+TRANSACTION_ID = r"^[0-9]{8}-[0-9a-f]{12}-[0-9]+$"  # landing day, file key, line number
 RESCUED_DATA = "_rescued_data"  # as Databricks Auto Loader names it
 
 
 class Purchases(pa.DataFrameModel):
     """universal/transactions/purchases: one row per purchase line of the CDNOW log."""
 
-    ID_TRANSACCION: T.StringType() = pa.Field(str_matches=r"^[0-9a-f]{32}$", description="sha256 of source file and line, 32 hex")
+    ID_TRANSACCION: T.StringType() = pa.Field(
+        str_matches=TRANSACTION_ID,
+        description="where the line landed: YYYYMMDD-<12 hex of sha256 of the file's path>-<line number>",
+        metadata=SEQUENCED_KEY,
+    )
     ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$", description="customer id, leading zeros kept")
     FECHA: T.DateType() = pa.Field(description="purchase date")
     CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")
@@ -64,7 +71,7 @@ class DailySales(pa.DataFrameModel):
 class PurchaseFeatures(pa.DataFrameModel):
     """smart/transactions/purchase_features: the checkpointed enrichment pipeline's output, one row per purchase."""
 
-    ID_TRANSACCION: T.StringType() = pa.Field(str_matches=r"^[0-9a-f]{32}$")
+    ID_TRANSACCION: T.StringType() = pa.Field(str_matches=TRANSACTION_ID, metadata=SEQUENCED_KEY)
     ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
     FECHA: T.DateType() = pa.Field()
     features: T.ArrayType(T.DoubleType()) = pa.Field(description="f1..f34 of transactions.enrichment, in order")

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions.schemas import MONEY, RESCUED_DATA
 from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
+from datalake_platform.lake.tables import PARTITION_COLUMN
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -15,7 +16,7 @@ MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 # universal row read these columns instead of re-parsing the fields for every rule.
 _PARSED = {
     "_person": lambda: field("customer_id"),
-    "_date": lambda: F.try_to_date(field("date"), "yyyyMMdd"),
+    "_date": lambda: _purchase_date(field("date")),
     "_quantity": lambda: field("number_of_cds").try_cast("int"),
     "_amount_text": lambda: field("dollar_value"),
 }
@@ -33,6 +34,20 @@ PURCHASE_REASONS = (
     "negative_amount",
 )
 REASONS = INGESTION_REASONS + PURCHASE_REASONS
+
+
+def _purchase_date(text: Column) -> Column:
+    """`text` (YYYYMMDD) as a date. A purchase of its own partition's day, nearly every row, is
+    recognised by comparing strings, without the pattern parser (the costliest step of typing)."""
+    day = F.col(PARTITION_COLUMN)
+    return F.when(text == F.replace(day, F.lit("-"), F.lit("")), F.try_to_date(day)).otherwise(F.try_to_date(text, "yyyyMMdd"))
+
+
+def transaction_id() -> Column:
+    """`YYYYMMDD-<file key>-<line>`: where the purchase line landed, hence stable across re-runs and
+    unique (a day's file keys are distinct, a file's line numbers too); see `Purchases`."""
+    day = F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit(""))
+    return F.concat_ws("-", day, F.col("file_key"), F.col("line_number").cast("string"))
 
 
 def _reasons() -> list[tuple[str, Column]]:
@@ -62,7 +77,7 @@ def rejection_metrics() -> list[Column]:
 def classify_purchases(lines: DataFrame) -> DataFrame:
     """Landing records (`read_records(..., LANDING_COLUMNS)`) with a `reason` (null = good row).
 
-    Returns provenance (dt, source_file, line_number), the reason, the parsed values, and
+    Returns provenance (dt, source_file, file_key, line_number), the reason, the parsed values, and
     `raw_line` for rejected rows only.
     """
     parsed = lines.select("*", *[build().alias(name) for name, build in _PARSED.items()])
@@ -71,7 +86,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
         reason = F.when(broken, F.lit(name)).otherwise(reason)
     # Narrow: the raw line only where quarantine keeps it.
     return parsed.withColumn("reason", reason).select(
-        "dt", "source_file", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
+        "dt", "source_file", "file_key", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
         "reason", "extra_columns", "rescued_data", *_PARSED,
     )
 
@@ -79,9 +94,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
 def purchases(classified: DataFrame) -> DataFrame:
     """The good rows, typed: universal/transactions/purchases."""
     return classified.where(F.col("reason").isNull()).select(
-        F.substring(F.sha2(F.concat_ws(":", "source_file", F.col("line_number").cast("string")), 256), 1, 32).alias(
-            "ID_TRANSACCION"
-        ),
+        transaction_id().alias("ID_TRANSACCION"),
         F.col("_person").alias("ID_PERSONA"),
         F.col("_date").alias("FECHA"),
         F.col("_quantity").alias("CANTIDAD"),

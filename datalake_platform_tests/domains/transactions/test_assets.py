@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.schemas import MONEY
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES
+from datalake_platform.ingestion.text import file_key
 from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize
 
 DAY = "1997-01-02"
@@ -50,8 +51,8 @@ def test_one_day_materializes_alone_with_its_metadata_and_checks(lake, cdnow):
     got = sorted(zip(rows.ID_PERSONA, rows.FECHA.map(lambda d: d.strftime("%Y%m%d")), rows.CANTIDAD.astype(str), rows.MONTO.astype(str)))
     assert got == expected  # leading zeros kept, amounts exact
     assert lake.list_partitions(PURCHASES) == [DAY]  # the other day was not touched
-    first_id = hashlib.sha256(f"dt={DAY}/cdnow_{DAY}.csv:2".encode()).hexdigest()[:32]
-    assert first_id in set(rows.ID_TRANSACCION)
+    key = hashlib.sha256(f"dt={DAY}/cdnow_{DAY}.csv".encode()).hexdigest()[:12]  # computed independently
+    assert set(rows.ID_TRANSACCION) == {f"{DAY.replace('-', '')}-{key}-{line}" for line in range(2, n + 2)}
 
 
 def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake):
@@ -78,7 +79,13 @@ def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake
 
     kept = _universal(lake).sort_values("ID_PERSONA")
     assert list(kept.ID_PERSONA) == ["00001", "00001", "00011"]
-    assert kept.ID_TRANSACCION.nunique() == 3
+    # The key says where each purchase landed: day, the file's key, line number.
+    day = DAY.replace("-", "")
+    assert set(kept.ID_TRANSACCION) == {
+        f"{day}-{file_key(f'dt={DAY}/mixed.csv')}-2",
+        f"{day}-{file_key(f'dt={DAY}/mixed.csv')}-3",
+        f"{day}-{file_key(f'dt={DAY}/reordered.csv')}-2",
+    }
     assert str(kept[kept.ID_PERSONA == "00011"].MONTO.iloc[0]) == "2.50"
 
     quarantined = _quarantine(lake)
