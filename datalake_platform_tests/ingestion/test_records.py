@@ -81,3 +81,19 @@ def test_json_lines_are_records_matched_by_key(spark, lake):
     assert (rows[3].missing_columns, rows[3].malformed) == ("date", None)
     assert rows[4].malformed == rows[5].malformed == "malformed_record"
     assert count_records(spark, files) == {DAY: 4}
+
+
+def test_files_of_one_day_whose_keys_collide_are_refused(spark, lake, monkeypatch):
+    """Record keys are file key + line: two files of a day sharing a key would share record keys."""
+    from datalake_platform.ingestion import text
+
+    monkeypatch.setattr(text, "FILE_KEY_HEX", 1)  # one hex digit: 17 files must collide
+    for i in range(17):
+        files = _land(lake, f"part-{i}.csv", b"customer_id\n00001\n")
+    by_key = {}
+    for f in files:
+        by_key.setdefault(text.file_key(f.relative_path), []).append(f.relative_path)
+    clashing = next(paths for paths in by_key.values() if len(paths) > 1)
+    with pytest.raises(ValueError, match="keys collide") as refused:
+        read_records(spark, files, LANDING_COLUMNS)
+    assert all(path in str(refused.value) for path in clashing)
