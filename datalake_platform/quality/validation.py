@@ -26,7 +26,7 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 
 # A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
 # file's line numbers under the file's key), declared by `pa.Field(metadata=SEQUENCED_KEY)`: it
-# is proved unique with one bitmap of the numbers per prefix, a grouping of a few rows per file
+# is proved unique with bitmaps of the numbers per prefix, a grouping of a few rows per file
 # instead of a shuffle of a hash per row (see `_distinct_lower_bounds`).
 SEQUENCED_KEY = {"key": "prefix-sequence"}
 
@@ -188,10 +188,12 @@ def _sequenced(model: type[pa.DataFrameModel], unique: list[str]) -> bool:
 def _distinct_lower_bounds(df: DataFrame, model: type[pa.DataFrameModel], by_partition: bool) -> dict[str, int]:
     """Per partition, distinct unique keys, or fewer: as many as rows proves the keys unique.
 
-    Like the hashes, each key is mapped to something that equal keys share: a sequenced key to
-    (prefix, n), counted in bitmaps of 32,768 numbers (Spark's `bitmap_*` functions, made for
-    exact distinct counts of integers). A key that is not `<prefix>-<n>` counts for nothing, so
-    its partition is counted again exactly.
+    Like the hashes, each key is mapped to something equal keys share. A sequenced key maps to
+    (prefix hash, n), and the n of a prefix are set as bits of 64-bit words: `bit_or` per word
+    and `bit_count` give the distinct n exactly, in a grouping of a few rows per word instead of
+    a row per key (written by hand: Spark's `bitmap_*` functions do the same, 2x slower, as an
+    object aggregate). A key that is not `<prefix>-<n>` counts for nothing, so its partition is
+    counted again exactly.
     """
     unique = model.to_schema().unique or []
     if not _sequenced(model, unique):
@@ -201,12 +203,13 @@ def _distinct_lower_bounds(df: DataFrame, model: type[pa.DataFrameModel], by_par
     suffix = F.substring_index(key, "-", -1)
     prefix = F.left(key, F.length(key) - F.length(suffix) - 1)
     n = F.when(key.contains("-") & (suffix != "") & ~suffix.startswith("+"), suffix.try_cast("long"))
-    n = F.when(n >= 0, n)
-    part = F.col(PARTITION_COLUMN).cast("string") if by_partition else F.lit("all")
-    bitmaps = df.groupBy(part.alias("__p"), prefix.alias("prefix"), F.bitmap_bucket_number(n).alias("bucket")).agg(
-        F.bitmap_count(F.bitmap_construct_agg(F.bitmap_bit_position(n))).alias("d")
+    part = F.col(PARTITION_COLUMN) if by_partition else F.lit("all")  # named as text on the driver: cheaper
+    # Parsed in a projection of its own, then grouped by plain columns.
+    keys = df.select(part.alias("__p"), F.xxhash64(prefix).alias("prefix"), F.when(n >= 0, n).alias("n"))
+    words = keys.groupBy("__p", "prefix", F.shiftright("n", 6).alias("word")).agg(
+        F.bit_count(F.bit_or(F.expr("shiftleft(1L, int(n & 63))"))).alias("d")
     )
-    return {r["__p"]: r["d"] for r in bitmaps.groupBy("__p").agg(F.sum("d").alias("d")).collect()}
+    return {str(r["__p"]): r["d"] for r in words.groupBy("__p").agg(F.sum("d").alias("d")).collect()}
 
 
 def _add_unique_failures(
