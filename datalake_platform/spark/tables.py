@@ -8,7 +8,7 @@ and whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from pyspark.sql import DataFrame, SparkSession
@@ -56,9 +56,15 @@ def _committed_paths(storage: LakeStorage, ref: TableRef, days: list[str] | None
 
 
 class Audit(Protocol):
-    """Write-audit-publish: sees the rows while they are written, then judges the staged files."""
+    """Write-audit-publish: sees the rows while they are written, then judges the staged files.
+
+    `watch` may make the write fail on a bad row; `tripped` tells such a failure, after which
+    the rows are written again, unwatched, for `verify` to judge in full.
+    """
 
     def watch(self, df: DataFrame) -> DataFrame: ...
+
+    def tripped(self, error: Exception) -> bool: ...
 
     def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
 
@@ -80,12 +86,13 @@ def write_partitions(
     """
     staging = storage.staging_uri(ref)
     try:
-        (
-            _watched(df, audit)
-            .withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
+        _stage(
+            df,
+            audit,
+            lambda rows: rows.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
             .write.mode("overwrite")
             .partitionBy(PARTITION_COLUMN)
-            .parquet(staging)
+            .parquet(staging),
         )
         data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
         # Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC).
@@ -106,7 +113,7 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     """
     staging = storage.staging_uri(ref)
     try:
-        _watched(df, audit).write.mode("overwrite").parquet(staging)
+        _stage(df, audit, lambda rows: rows.write.mode("overwrite").parquet(staging))
         rows = storage.parquet_rows(staging)
         if _passes(audit, df, staging, {"all": rows}):
             storage.commit_table(ref, staging)
@@ -121,8 +128,17 @@ def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list
         storage.catalog(ref, schema, days)
 
 
-def _watched(df: DataFrame, audit: Audit | None) -> DataFrame:
-    return audit.watch(df) if audit is not None else df
+def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None]) -> None:
+    """`write(df)`, watched by the audit; a write its watch stopped is written again, unwatched."""
+    if audit is None:
+        write(df)
+        return
+    try:
+        write(audit.watch(df))
+    except Exception as error:
+        if not audit.tripped(error):
+            raise
+        write(df)  # mode overwrite: what the stopped write left in staging goes
 
 
 def _passes(audit: Audit | None, df: DataFrame, staging: str, rows: Mapping[str, int]) -> bool:
