@@ -10,6 +10,7 @@ Domains add their own row rules after `INGESTION_REASONS`, which are about the f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -22,8 +23,8 @@ from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 __all__ = [
-    "INGESTION_REASONS", "MAX_LINE_CHARS", "count_records", "field", "ingestion_reasons", "quarantined", "read_records",
-    "unreadable_files",
+    "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingProfile", "count_records", "field", "ingestion_reasons", "profile_files",
+    "quarantined", "read_records", "rescued_columns", "unreadable_files",
 ]
 
 MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
@@ -48,6 +49,7 @@ def read_records(
     delimiter: str = ",",
     duplicates: Mapping[str, str] | None = None,
     unreadable: Mapping[str, str] | None = None,
+    quoted: frozenset[str] | None = None,
 ) -> DataFrame:
     """One row per non-blank data record: dt, source_file, file_key, line_number, raw_line, header, fields, ...
 
@@ -60,7 +62,8 @@ def read_records(
     ingestion.manifest), else null. `file_key` is short and unique among a day's files (two that
     collide are refused): with `line_number` it makes a record's stable, unique key. Files in
     `unreadable` (see `unreadable_files`) are not read: each is one record, line 0, `malformed` =
-    unreadable_file.
+    unreadable_file. `quoted` names the delimited files with quotes, if a `profile_files` of
+    these files has already told.
     """
     check_file_keys(files)
     unreadable = unreadable or {}
@@ -68,7 +71,8 @@ def read_records(
     files = [f for f in files if f.relative_path not in unreadable]
     json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
     other = [f for f in files if f not in json_files]
-    quoted = quoted_files(spark, other)
+    if quoted is None:
+        quoted = profile_files(spark, other).quoted
     if plain := [f for f in other if f.relative_path not in quoted]:
         parts.append(delimited.delimited_records(landing_text(spark, plain), columns, delimiter))
     if with_quotes := [f for f in other if f.relative_path in quoted]:
@@ -109,17 +113,43 @@ def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: 
     return spark.createDataFrame(rows, _record_schema(columns))
 
 
-def quoted_files(spark: SparkSession, files: list[LandingFile]) -> set[str]:
-    """The delimited files that contain a double quote: they take the quote-aware path.
+@dataclass(frozen=True)
+class LandingProfile:
+    """What one cheap pass over landing files tells before they are parsed."""
 
-    One cheap pass over the files (no split, no parse): most landing files have no quotes and
-    keep the fast path, whose plan has no Python in it.
+    quoted: frozenset[str]  # delimited files with a double quote: they take the quote-aware path
+    lines: Mapping[str, int]  # each file's lines, blank ones included
+
+    def most_records(self, f: LandingFile) -> int:
+        """An upper bound of the file's data records (an unprofiled, unreadable file is one record)."""
+        if f.relative_path not in self.lines:
+            return 1
+        header = 0 if jsonlines.is_json_lines(f.name) else 1
+        return max(self.lines[f.relative_path] - header, 0)
+
+
+def profile_files(spark: SparkSession, files: list[LandingFile]) -> LandingProfile:
+    """One pass over the files' bytes (no split, no parse): which have quotes, how many lines.
+
+    Most landing files have no quotes and keep the fast path, whose plan has no Python in it.
+    Lines are line breaks counted by their bytes (LF, or CR in a file without LF), plus an
+    unterminated last line.
     """
     if not files:
-        return set()
-    text = spark.read.text([f.path for f in files], wholetext=True)  # the bytes as they are: no decoding needed
-    quoted = text.where(delimited.has_quotes(F.col("value"))).select(source_file().alias("source_file"))
-    return {r.source_file for r in quoted.collect()}
+        return LandingProfile(frozenset(), {})
+    text = F.col("value")  # the bytes as they are: no decoding needed
+    size = F.octet_length(text)
+    lf, cr = size - F.octet_length(F.replace(text, F.lit("\n"), F.lit(""))), size - F.octet_length(F.replace(text, F.lit("\r"), F.lit("")))
+    unterminated = (size > 0) & ~text.endswith("\n") & ~text.endswith("\r")
+    lines = F.when(lf > 0, lf).otherwise(cr) + unterminated.cast("int")
+    per_file = spark.read.text([f.path for f in files], wholetext=True).select(
+        source_file().alias("source_file"), delimited.has_quotes(text).alias("quotes"), lines.alias("lines")
+    )
+    rows = per_file.collect()
+    delimited_files = {f.relative_path for f in files if not jsonlines.is_json_lines(f.name)}
+    quoted = frozenset(r.source_file for r in rows if r.quotes and r.source_file in delimited_files)
+    empty = {f.relative_path: 0 for f in files}  # Spark gives an empty file no row
+    return LandingProfile(quoted, empty | {r.source_file: r.lines for r in rows})
 
 
 def ingestion_reasons() -> list[tuple[str, Column]]:
@@ -152,6 +182,15 @@ def quarantined(rejected: DataFrame) -> DataFrame:
         F.when(~F.is_valid_utf8(raw), raw.cast("binary")).alias("raw_bytes"),
         "reason",
     )
+
+
+def rescued_columns(rows: DataFrame, column: str) -> list[str]:
+    """The landing columns whose values `rows` keep as JSON in `column` (see `read_records`).
+
+    Only rows that rescued something are read: parquet's null counts let Spark skip the rest.
+    """
+    keys = rows.where(F.col(column).isNotNull()).select(F.explode(F.json_object_keys(column)).alias("key")).distinct()
+    return sorted(r.key for r in keys.collect())
 
 
 def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:

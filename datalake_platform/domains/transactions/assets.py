@@ -1,6 +1,7 @@
 """The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
 
 
+from collections import Counter
 from collections.abc import Iterator
 
 import dagster as dg
@@ -9,7 +10,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.checks import DAILY_SALES_CONTRACT, PURCHASES_CONTRACT, REPORT_CONTRACT
-from datalake_platform.domains.transactions.schemas import DailySales, Purchases, ReportByPerson
+from datalake_platform.domains.transactions.schemas import RESCUED_DATA, DailySales, Purchases, ReportByPerson
 from datalake_platform.domains.transactions.tables import (
     DAILY_SALES,
     LANDING,
@@ -23,7 +24,7 @@ from datalake_platform.domains.transactions.tables import (
 from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
-from datalake_platform.ingestion.records import read_records, unreadable_files
+from datalake_platform.ingestion.records import profile_files, read_records, rescued_columns, unreadable_files
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -69,22 +70,26 @@ def universal_purchases(
     unreadable = unreadable_files(session, files)
     for name, error in unreadable.items():
         context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
-    # One pass parses every line and writes the good rows, observing which files had rejects;
-    # a second pass re-reads only those files to write their rejected rows to quarantine.
-    seen = Observation("purchases")
-    records = read_records(session, files, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable)
-    classified = transforms.classify_purchases(records).observe(seen, *transforms.rejection_metrics())
+    # One pass parses every line and writes the good rows. Days that kept fewer rows than their
+    # files have lines are read again, to write their rejected rows to quarantine.
+    profile = profile_files(session, [f for f in files if f.relative_path not in unreadable])
+    read = lambda chosen: read_records(  # noqa: E731
+        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=profile.quoted
+    )
     audit = PURCHASES_CONTRACT.audit(context)
-    kept = write_partitions(transforms.purchases(classified), storage, PURCHASES, days, audit)
+    kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
     yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
+    capacity = Counter()
+    for f in files:
+        capacity[f.day] += profile.most_records(f)
+    seen = Observation("rejected purchases")
+    rejects = transforms.classify_purchases(read([f for f in files if kept[f.day] < capacity[f.day]]))
+    rejected = write_partitions(
+        transforms.rejected_purchases(rejects.observe(seen, *transforms.rejection_metrics())), storage, PURCHASES.quarantine(), days
+    )
     metrics = seen.get
     bad_files = set(metrics["rejected_files"])
-    rejects = transforms.classify_purchases(
-        read_records(
-            session, [f for f in files if f.relative_path in bad_files], LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable
-        )
-    )
-    rejected = write_partitions(transforms.rejected_purchases(rejects), storage, PURCHASES.quarantine(), days)
+    rescued = rescued_columns(read_table(session, storage, PURCHASES, spark_schema(Purchases), days), RESCUED_DATA)
     manifest.write(storage, LANDING_PURCHASES, days, entries)
     yield dg.MaterializeResult(
         metadata=table_metadata(
@@ -98,7 +103,7 @@ def universal_purchases(
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
             duplicate_files=dg.MetadataValue.json(dict(list(duplicates.items())[:MAX_LISTED])),
             unreadable_files=dg.MetadataValue.json(dict(list(unreadable.items())[:MAX_LISTED])),
-            rescued_columns=dg.MetadataValue.json(list(metrics["rescued_columns"] or [])),
+            rescued_columns=dg.MetadataValue.json(rescued),
         )
     )
 

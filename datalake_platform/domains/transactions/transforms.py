@@ -65,12 +65,11 @@ def _reasons() -> list[tuple[str, Column]]:
 
 
 def rejection_metrics() -> list[Column]:
-    """Observed while the good rows are written: rows per reason, files with rejects, rescued columns."""
+    """Observed while rejected rows are written: rows per reason, files with rejects."""
     reason = F.col("reason")
     return [
         F.collect_set(F.when(reason.isNotNull(), F.col("source_file"))).alias("rejected_files"),
         *[F.count_if(reason == name).alias(name) for name in REASONS],
-        F.array_sort(F.array_distinct(F.flatten(F.collect_set("extra_columns")))).alias("rescued_columns"),
     ]
 
 
