@@ -66,6 +66,8 @@ class Audit(Protocol):
 
     def tripped(self, error: Exception) -> bool: ...
 
+    def write_options(self) -> dict[str, str]: ...
+
     def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
 
 
@@ -91,6 +93,7 @@ def write_partitions(
             audit,
             lambda rows: rows.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
             .write.mode("overwrite")
+            .options(**_write_options(audit))
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging),
         )
@@ -113,7 +116,7 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     """
     staging = storage.staging_uri(ref)
     try:
-        _stage(df, audit, lambda rows: rows.write.mode("overwrite").parquet(staging))
+        _stage(df, audit, lambda rows: rows.write.mode("overwrite").options(**_write_options(audit)).parquet(staging))
         rows = storage.parquet_rows(staging)
         if _passes(audit, df, staging, {"all": rows}):
             storage.commit_table(ref, staging)
@@ -126,6 +129,10 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
 def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list[str] | None) -> None:
     if storage.catalog is not None:  # the SQL engines see the table, its new partitions included
         storage.catalog(ref, schema, days)
+
+
+def _write_options(audit: Audit | None) -> dict[str, str]:
+    return audit.write_options() if audit is not None else {}
 
 
 def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None]) -> None:
