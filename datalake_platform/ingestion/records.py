@@ -18,7 +18,9 @@ from pyspark.sql import functions as F
 
 from datalake_platform.ingestion import delimited, jsonlines
 from datalake_platform.ingestion.layout import field, position, rescued
-from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, check_file_keys, day_of, file_key, landing_text, relative, source_file
+from datalake_platform.ingestion.text import (
+    COMPRESSION_SUFFIXES, check_file_keys, day_of, file_key, landing_text, relative, source_file,
+)
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
@@ -109,7 +111,10 @@ def _cause(error: Exception) -> str:
 
 
 def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: Sequence[str]) -> DataFrame:
-    rows = [(f.day, f.relative_path, file_key(f.relative_path), [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file") for f in files]
+    rows = [
+        (f.day, f.relative_path, file_key(f.relative_path), [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file")
+        for f in files
+    ]
     return spark.createDataFrame(rows, _record_schema(columns))
 
 
@@ -139,7 +144,7 @@ def profile_files(spark: SparkSession, files: list[LandingFile]) -> LandingProfi
         return LandingProfile(frozenset(), {})
     text = F.col("value")  # the bytes as they are: no decoding needed
     size = F.octet_length(text)
-    lf, cr = size - F.octet_length(F.replace(text, F.lit("\n"), F.lit(""))), size - F.octet_length(F.replace(text, F.lit("\r"), F.lit("")))
+    lf, cr = (size - F.octet_length(F.replace(text, F.lit(c), F.lit(""))) for c in ("\n", "\r"))
     unterminated = (size > 0) & ~text.endswith("\n") & ~text.endswith("\r")
     lines = F.when(lf > 0, lf).otherwise(cr) + unterminated.cast("int")
     per_file = spark.read.text([f.path for f in files], wholetext=True).select(
@@ -259,8 +264,8 @@ def _duplicate_of(duplicates: Mapping[str, str]) -> Column:
 def _record_schema(columns: Sequence[str]) -> str:
     """The columns every format's records have, before duplicates and rescued data are added."""
     return (
-        "dt string, source_file string, file_key string, header array<string>, wrong_delimiter boolean, missing_columns string, "
-        "extra_columns array<string>, _extra_positions array<int>, "
+        "dt string, source_file string, file_key string, header array<string>, wrong_delimiter boolean, "
+        "missing_columns string, extra_columns array<string>, _extra_positions array<int>, "
         + "".join(f"{position(c)} int, " for c in columns)
         + "line_number int, raw_line string, fields array<string>, malformed string"
     )

@@ -1,8 +1,9 @@
 """The blocking checks every zone table gets: its pandera contract, and nothing lost.
 
 The contract is checked inside the asset that writes the table (write-audit-publish): the
-write checks every row and the staged files are verified before they are published. A table that breaks its contract is never visible, not even to a reader outside
-Dagster, and its previous version stays whole. Nothing lost is a separate check that
+write checks every row and the staged files are verified before they are published. A table
+that breaks its contract is never visible, not even to a reader outside Dagster, and its
+previous version stays whole. Nothing lost is a separate check that
 recounts landing independently after the write.
 """
 
