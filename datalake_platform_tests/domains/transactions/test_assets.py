@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.schemas import MONEY
-from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES
+from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.ingestion.text import file_key
 from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize
 
@@ -203,3 +203,27 @@ def test_a_day_with_no_landing_files_becomes_an_empty_partition_that_keeps_its_s
     [file] = Path(lake.partition_uri(PURCHASES, DAY)).glob("*.parquet")
     assert str(pq.read_schema(file).field("MONTO").type) == "decimal128(12, 2)"
     assert len(pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY))) == 0
+
+
+def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_published(lake, cdnow, monkeypatch):
+    """An unpartitioned table: the guard stops the write, the rows are written again and counted per rule."""
+    land_cdnow_day(lake, cdnow, DAY)
+    assert materialize(lake, UNIVERSAL, partition_key=DAY).success
+    assert materialize(lake, "smart/transactions/report_by_person").success
+    published = pd.read_parquet(lake.table_uri(REPORT_BY_PERSON)).sort_values("ID_PERSONA").reset_index(drop=True)
+    correct = transforms.report_by_person
+    negative = F.when(F.col("ID_PERSONA") == published.ID_PERSONA.iloc[0], -F.col("MONTO_TRANSACCIONES"))
+    monkeypatch.setattr(
+        transforms, "report_by_person",
+        lambda p: correct(p).withColumn("MONTO_TRANSACCIONES", negative.otherwise(F.col("MONTO_TRANSACCIONES"))),
+    )
+
+    result = materialize(lake, "smart/transactions/report_by_person")
+    assert not result.success
+    contract = check_results(result)["smart/transactions/report_by_person:contract"]
+    assert not contract.passed
+    assert contract.metadata["failures_by_rule"].value == {"MONTO_TRANSACCIONES:greater_than_or_equal_to": 1}
+    assert contract.metadata["rows_checked"].value == len(published)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(lake.table_uri(REPORT_BY_PERSON)).sort_values("ID_PERSONA").reset_index(drop=True), published
+    )
