@@ -35,6 +35,7 @@ class Entry:
     first_ingested: str  # ISO timestamp (UTC) of the first run that ingested these bytes under this name
     sha256: str | None = None  # computed only when another file has the same size
     duplicate_of: str | None = None  # the file ingested first with the same bytes
+    records: int | None = None  # its data records, counted by the run that wrote this entry (see records.count_landing)
 
     @property
     def day(self) -> str:
@@ -49,6 +50,7 @@ SCHEMA = pa.schema(
         ("first_ingested", pa.string()),
         ("sha256", pa.string()),
         ("duplicate_of", pa.string()),
+        ("records", pa.int64()),  # absent from manifests written before it was kept: read as null
     ]
 )
 
@@ -104,6 +106,17 @@ def _sha256(storage: LakeStorage, uri: str) -> str | None:
     except FileNotFoundError:
         return None  # an ingested file since removed from landing: its bytes can no longer be compared
     return digest.hexdigest()
+
+
+def recorded_records(storage: LakeStorage, landing: TableRef, files: list[LandingFile]) -> dict[str, int]:
+    """The data records of those `files` whose manifest entry was counted from the same version."""
+    recorded = {e.source_file: e for e in read(storage, landing)}
+    counted = {}
+    for f in files:
+        e = recorded.get(f.relative_path)
+        if e is not None and e.records is not None and (e.size, e.version) == (f.size, f.version):
+            counted[f.relative_path] = e.records
+    return counted
 
 
 def read(storage: LakeStorage, landing: TableRef) -> list[Entry]:

@@ -19,14 +19,14 @@ from pyspark.sql import functions as F
 from datalake_platform.ingestion import delimited, jsonlines
 from datalake_platform.ingestion.layout import field, position, rescued
 from datalake_platform.ingestion.text import (
-    COMPRESSION_SUFFIXES, check_file_keys, day_of, file_key, landing_text, relative, source_file,
+    COMPRESSION_SUFFIXES, check_file_keys, file_key, landing_text, relative, source_file,
 )
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 __all__ = [
-    "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingProfile", "count_records", "field", "ingestion_reasons", "profile_files",
-    "quarantined", "read_records", "rescued_columns", "unreadable_files",
+    "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",
+    "quarantined", "quoted_files", "read_records", "rescued_columns", "unreadable_files",
 ]
 
 MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
@@ -64,8 +64,8 @@ def read_records(
     ingestion.manifest), else null. `file_key` is short and unique among a day's files (two that
     collide are refused): with `line_number` it makes a record's stable, unique key. Files in
     `unreadable` (see `unreadable_files`) are not read: each is one record, line 0, `malformed` =
-    unreadable_file. `quoted` names the delimited files with quotes, if a `profile_files` of
-    these files has already told.
+    unreadable_file. `quoted` names the delimited files with quotes, if `count_landing` or
+    `quoted_files` has already told.
     """
     check_file_keys(files)
     unreadable = unreadable or {}
@@ -74,7 +74,7 @@ def read_records(
     json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
     other = [f for f in files if f not in json_files]
     if quoted is None:
-        quoted = profile_files(spark, other).quoted
+        quoted = quoted_files(spark, other)
     if plain := [f for f in other if f.relative_path not in quoted]:
         parts.append(delimited.delimited_records(landing_text(spark, plain), columns, delimiter))
     if with_quotes := [f for f in other if f.relative_path in quoted]:
@@ -118,43 +118,17 @@ def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: 
     return spark.createDataFrame(rows, _record_schema(columns))
 
 
-@dataclass(frozen=True)
-class LandingProfile:
-    """What one cheap pass over landing files tells before they are parsed."""
+def quoted_files(spark: SparkSession, files: list[LandingFile]) -> frozenset[str]:
+    """The delimited files that contain a double quote: they take the quote-aware path.
 
-    quoted: frozenset[str]  # delimited files with a double quote: they take the quote-aware path
-    lines: Mapping[str, int]  # each file's lines, blank ones included
-
-    def most_records(self, f: LandingFile) -> int:
-        """An upper bound of the file's data records (an unprofiled, unreadable file is one record)."""
-        if f.relative_path not in self.lines:
-            return 1
-        header = 0 if jsonlines.is_json_lines(f.name) else 1
-        return max(self.lines[f.relative_path] - header, 0)
-
-
-def profile_files(spark: SparkSession, files: list[LandingFile]) -> LandingProfile:
-    """One pass over the files' bytes (no split, no parse): which have quotes, how many lines.
-
-    Most landing files have no quotes and keep the fast path, whose plan has no Python in it.
-    Lines are line breaks counted by their bytes (LF, or CR in a file without LF), plus an
-    unterminated last line.
+    One cheap pass over the files (no split, no parse): most landing files have no quotes and
+    keep the fast path, whose plan has no Python in it.
     """
     if not files:
-        return LandingProfile(frozenset(), {})
-    text = F.col("value")  # the bytes as they are: no decoding needed
-    size = F.octet_length(text)
-    lf, cr = (size - F.octet_length(F.replace(text, F.lit(c), F.lit(""))) for c in ("\n", "\r"))
-    unterminated = (size > 0) & ~text.endswith("\n") & ~text.endswith("\r")
-    lines = F.when(lf > 0, lf).otherwise(cr) + unterminated.cast("int")
-    per_file = spark.read.text([f.path for f in files], wholetext=True).select(
-        source_file().alias("source_file"), delimited.has_quotes(text).alias("quotes"), lines.alias("lines")
-    )
-    rows = per_file.collect()
-    delimited_files = {f.relative_path for f in files if not jsonlines.is_json_lines(f.name)}
-    quoted = frozenset(r.source_file for r in rows if r.quotes and r.source_file in delimited_files)
-    empty = {f.relative_path: 0 for f in files}  # Spark gives an empty file no row
-    return LandingProfile(quoted, empty | {r.source_file: r.lines for r in rows})
+        return frozenset()
+    text = spark.read.text([f.path for f in files], wholetext=True)  # the bytes as they are: no decoding needed
+    quoted = text.where(delimited.has_quotes(F.col("value"))).select(source_file().alias("source_file"))
+    return frozenset(r.source_file for r in quoted.collect())
 
 
 def ingestion_reasons() -> list[tuple[str, Column]]:
@@ -198,29 +172,45 @@ def rescued_columns(rows: DataFrame, column: str) -> list[str]:
     return sorted(r.key for r in keys.collect())
 
 
-def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
-    """Data records per day, counted independently of `read_records`, for the conservation check.
+@dataclass(frozen=True)
+class LandingCount:
+    """Each landing file's data records, counted independently of `read_records`."""
+
+    records: Mapping[str, int]  # relative path -> data records (an unreadable file is one)
+    quoted: frozenset[str]  # the delimited files with quotes, found on the way
+
+    def by_day(self) -> dict[str, int]:
+        days: dict[str, int] = {}
+        for path, n in self.records.items():
+            day = path.split("/", 1)[0].split("=", 1)[1]
+            days[day] = days.get(day, 0) + n
+        return days
+
+
+def count_landing(spark: SparkSession, files: list[LandingFile], unreadable: Mapping[str, str] | None = None) -> LandingCount:
+    """Data records per file, for the conservation check, by other readers than `read_records`.
 
     Non-blank lines by Spark's line reader (minus each delimited file's header); for delimited
     files with quotes, records by Spark's own CSV reader in multi-line mode. A bug in either
-    reader shows up as a difference against the other. An unreadable file counts as one record.
+    reader shows up as a difference against the other. `unreadable`: see `unreadable_files`
+    (found here when not given).
     """
-    unreadable = unreadable_files(spark, files)
-    counts: dict[str, int] = {}
-    for f in files:
-        if f.relative_path in unreadable:
-            counts[f.day] = counts.get(f.day, 0) + 1
+    if unreadable is None:
+        unreadable = unreadable_files(spark, files)
     readable = [f for f in files if f.relative_path not in unreadable]
     lines, quoted = _count_lines(spark, readable)
-    for day, n in lines.items():
-        counts[day] = counts.get(day, 0) + n
-    for day, n in _count_csv_records(spark, [f for f in readable if f.relative_path in quoted]).items():
-        counts[day] = counts.get(day, 0) + n
-    return counts
+    csv_records = _count_csv_records(spark, [f for f in readable if f.relative_path in quoted])
+    records = {f.relative_path: 1 if f.relative_path in unreadable else 0 for f in files}  # an empty file has no line
+    return LandingCount(records | lines | csv_records, frozenset(quoted))
+
+
+def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
+    """Data records per day (see `count_landing`)."""
+    return count_landing(spark, files).by_day()
 
 
 def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[str, int], set[str]]:
-    """Per day, data lines of the files whose lines are their records; and the delimited files with
+    """Per file, data lines of the files whose lines are their records; and the delimited files with
     quotes, whose records must be counted by a CSV reader instead (found in the same pass)."""
     if not files:
         return {}, set()
@@ -230,22 +220,16 @@ def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[st
     ).select(relative(F.col("path")).alias("file"), "count", (F.col("quotes") & ~_is_json_lines(F.col("path"))).alias("quoted"))
     rows = per_file.collect()
     quoted = {r.file for r in rows if r.quoted}
-    counts: dict[str, int] = {}
-    for r in rows:
-        if r.file not in quoted:
-            day = r.file.split("/", 1)[0].split("=", 1)[1]
-            header = 0 if jsonlines.is_json_lines(r.file) else 1  # a delimited file's first non-blank line
-            counts[day] = counts.get(day, 0) + r["count"] - header
-    return counts, quoted
+    header = lambda file: 0 if jsonlines.is_json_lines(file) else 1  # noqa: E731 - a delimited file's first non-blank line
+    return {r.file: r["count"] - header(r.file) for r in rows if r.file not in quoted}, quoted
 
 
 def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
     if not files:
         return {}
     records = spark.read.csv([f.path for f in files], multiLine=True, header=False, quote='"', escape='"')
-    per_file = records.groupBy(F.col("_metadata.file_path").alias("path")).count()
-    per_day = per_file.groupBy(day_of(relative(F.col("path"))).alias("day")).agg(F.sum(F.col("count") - 1).alias("n"))
-    return {r["day"]: int(r["n"]) for r in per_day.collect()}
+    per_file = records.groupBy(relative(F.col("_metadata.file_path")).alias("file")).count()
+    return {r.file: r["count"] - 1 for r in per_file.collect()}  # less the header
 
 
 def _is_json_lines(path: Column) -> Column:

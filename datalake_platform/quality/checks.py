@@ -3,8 +3,8 @@
 The contract is checked inside the asset that writes the table (write-audit-publish): the
 write checks every row and the staged files are verified before they are published. A table
 that breaks its contract is never visible, not even to a reader outside Dagster, and its
-previous version stays whole. Nothing lost is a separate check that
-recounts landing independently after the write.
+previous version stays whole. Nothing lost is a separate check that compares the rows written
+with landing's records, counted by other readers than ingestion's.
 """
 
 
@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandera.pyspark as pa
+from pyspark.sql import SparkSession
 
-from datalake_platform.ingestion.records import count_records
+from datalake_platform.ingestion import manifest
+from datalake_platform.ingestion.records import LandingCount, count_landing
+from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import TableRef
 from datalake_platform.partitions import describe_days, run_days
 from datalake_platform.quality.validation import ContractAudit, ValidationReport
@@ -82,6 +85,26 @@ def _metadata(report: ValidationReport, days: list[str] | None) -> dict:
     }
 
 
+def balance(spark: SparkSession, storage: LakeStorage, landing: TableRef, universal: TableRef, days: list[str]) -> tuple:
+    """Per day: landing records, universal rows, quarantine rows, and the days where they differ.
+
+    Landing's records were counted by the run that wrote the day, by other readers than its own,
+    and kept in the manifest; files it did not count (or that changed since) are counted here.
+    """
+    files = storage.list_landing_files(landing, days)
+    recorded = manifest.recorded_records(storage, landing, files)
+    counted = count_landing(spark, [f for f in files if f.relative_path not in recorded]).records
+    landed = LandingCount({**recorded, **counted}, frozenset()).by_day()
+    kept = storage.parquet_row_counts(storage.table_uri(universal), days)
+    rejected = storage.parquet_row_counts(storage.table_uri(universal.quarantine()), days)
+    broken = {
+        d: {"landing": landed.get(d, 0), "universal": kept[d], "quarantine": rejected[d]}
+        for d in days
+        if landed.get(d, 0) != kept[d] + rejected[d]
+    }
+    return landed, kept, rejected, broken
+
+
 def conservation_check(landing: TableRef, universal: TableRef) -> dg.AssetChecksDefinition:
     """Per partition: data lines in landing = rows in universal + rows in quarantine."""
 
@@ -93,15 +116,7 @@ def conservation_check(landing: TableRef, universal: TableRef) -> dg.AssetChecks
     )
     def _nothing_lost(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
         days = run_days(context)
-        storage = lake.storage
-        landed = count_records(spark.session(), storage.list_landing_files(landing, days))
-        kept = storage.parquet_row_counts(storage.table_uri(universal), days)
-        rejected = storage.parquet_row_counts(storage.table_uri(universal.quarantine()), days)
-        broken = {
-            d: {"landing": landed.get(d, 0), "universal": kept[d], "quarantine": rejected[d]}
-            for d in days
-            if landed.get(d, 0) != kept[d] + rejected[d]
-        }
+        landed, kept, rejected, broken = balance(spark.session(), lake.storage, landing, universal, days)
         return dg.AssetCheckResult(
             passed=not broken,
             metadata={

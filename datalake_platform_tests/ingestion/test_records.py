@@ -6,7 +6,7 @@ import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
 from datalake_platform.ingestion.delimited import parse_csv
-from datalake_platform.ingestion.records import count_records, profile_files, read_records
+from datalake_platform.ingestion.records import count_landing, count_records, read_records
 
 DAY = "1997-01-02"
 BODY = ["00001,19970102,1,11.77", "00002,19970102,2,3.50", "", "00003,19970102,1,1.00"]
@@ -99,22 +99,21 @@ def test_files_of_one_day_whose_keys_collide_are_refused(spark, lake, monkeypatc
     assert all(path in str(refused.value) for path in clashing)
 
 
-def test_the_profile_counts_lines_whatever_their_endings_and_finds_quotes(spark, lake):
-    """An upper bound of each file's records, for the quarantine pass to skip days with none."""
+def test_landing_is_counted_per_file_by_other_readers_whatever_the_line_endings(spark, lake):
+    """Records per file for `nothing_lost` and the quarantine pass: Hadoop's line reader, Spark's CSV reader."""
     bodies = {
-        "lf.csv": b"h\na\n\nb\n",  # 4 lines, one blank
+        "lf.csv": b"h\na\n\nb\n",  # a blank line is no record
         "crlf.csv": b"h\r\na\r\nb",  # the last line unterminated
         "cr.csv": b"h\ra\rb\r",
-        "quoted.csv": b'h\n"a,1"\n',
+        "quoted.csv": b'h,x\n"a\nstill a",1\nb,2\n',  # a line break inside quotes: 2 records on 3 lines
         "rows.jsonl": b'{"a": "x"}\n{"a": "y"}\n',  # no header
         "empty.csv": b"",
     }
     for name, data in bodies.items():
         files = _land(lake, name, data)
-    profile = profile_files(spark, files)
-    lines = {f.name: profile.lines[f.relative_path] for f in files}
-    assert lines == {"lf.csv": 4, "crlf.csv": 3, "cr.csv": 3, "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0}
-    assert {f.name: profile.most_records(f) for f in files} == {
-        "lf.csv": 3, "crlf.csv": 2, "cr.csv": 2, "quoted.csv": 1, "rows.jsonl": 2, "empty.csv": 0
+    counted = count_landing(spark, files)
+    assert {f.name: counted.records[f.relative_path] for f in files} == {
+        "lf.csv": 2, "crlf.csv": 2, "cr.csv": 2, "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0
     }
-    assert profile.quoted == {f"dt={DAY}/quoted.csv"}
+    assert counted.quoted == {f"dt={DAY}/quoted.csv"}
+    assert counted.by_day() == {DAY: 10}

@@ -1,8 +1,8 @@
 """The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
 
 
-from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 import dagster as dg
 from pyspark.sql import Observation
@@ -24,7 +24,7 @@ from datalake_platform.domains.transactions.tables import (
 from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
-from datalake_platform.ingestion.records import profile_files, read_records, rescued_columns, unreadable_files
+from datalake_platform.ingestion.records import count_landing, read_records, rescued_columns, unreadable_files
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -70,20 +70,21 @@ def universal_purchases(
     unreadable = unreadable_files(session, files)
     for name, error in unreadable.items():
         context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
-    # One pass parses every line and writes the good rows. Days that kept fewer rows than their
-    # files have lines are read again, to write their rejected rows to quarantine.
-    profile = profile_files(session, [f for f in files if f.relative_path not in unreadable])
+    # Landing's records are counted first, by other readers than ingestion's (for `nothing_lost`,
+    # through the manifest), which also finds the files with quotes. One pass then parses every
+    # line and writes the good rows; days that kept fewer rows than they have records are read
+    # again, to write their rejected rows to quarantine.
+    counted = count_landing(session, files, unreadable)
+    entries = [replace(e, records=counted.records[e.source_file]) for e in entries]
     read = lambda chosen: read_records(  # noqa: E731
-        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=profile.quoted
+        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=counted.quoted
     )
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
     yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
-    capacity = Counter()
-    for f in files:
-        capacity[f.day] += profile.most_records(f)
+    records = counted.by_day()
     seen = Observation("rejected purchases")
-    rejects = transforms.classify_purchases(read([f for f in files if kept[f.day] < capacity[f.day]]))
+    rejects = transforms.classify_purchases(read([f for f in files if kept[f.day] < records.get(f.day, 0)]))
     rejected = write_partitions(
         transforms.rejected_purchases(rejects.observe(seen, *transforms.rejection_metrics())), storage, PURCHASES.quarantine(), days
     )

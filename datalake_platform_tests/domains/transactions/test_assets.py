@@ -227,3 +227,28 @@ def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_publish
     pd.testing.assert_frame_equal(
         pd.read_parquet(lake.table_uri(REPORT_BY_PERSON)).sort_values("ID_PERSONA").reset_index(drop=True), published
     )
+
+
+def test_nothing_lost_fails_when_a_row_is_missing_or_landing_changed_since_it_was_counted(spark, lake, cdnow):
+    """The check compares the rows written with landing's records, counted when the run wrote them
+    (kept in the manifest) or again for a file that changed since."""
+    from datalake_platform.domains.transactions.tables import LANDING_PURCHASES
+    from datalake_platform.ingestion import manifest
+    from datalake_platform.quality.checks import balance
+
+    n = land_cdnow_day(lake, cdnow, DAY)
+    assert materialize(lake, UNIVERSAL, partition_key=DAY).success
+    assert [e.records for e in manifest.read(lake, LANDING_PURCHASES)] == [n]
+    unbalanced = lambda: balance(spark, lake, LANDING_PURCHASES, PURCHASES, [DAY])[3]  # noqa: E731 - what the check reports
+
+    assert unbalanced() == {}
+    (written,) = lake.parquet_files(lake.partition_uri(PURCHASES, DAY))
+    table = pq.read_table(written)
+    pq.write_table(table.slice(1), written)  # a row lost after the write
+    assert unbalanced() == {DAY: {"landing": n, "universal": n - 1, "quarantine": 0}}
+
+    pq.write_table(table, written)
+    extra = "00001,19970102,1,1.00"
+    land(lake, DAY, f"cdnow_{DAY}.csv", "\n".join(["customer_id,date,number_of_cds,dollar_value", *cdnow[DAY], extra]) + "\n")
+    # The file changed since it was counted: counted again, one record more than was ingested.
+    assert unbalanced() == {DAY: {"landing": n + 1, "universal": n, "quarantine": 0}}
