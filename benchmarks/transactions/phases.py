@@ -25,9 +25,9 @@ from datalake_platform.spark.session import get_or_create_session
 
 SECONDS: collections.Counter[str] = collections.Counter()
 TIMED = [
-    (assets, ["profile_files", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"]),
+    (assets, ["count_landing", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"]),
     (assets.manifest, ["judge", "write"]),
-    (checks, ["count_records"]),
+    (checks, ["balance"]),
     (tables, ["_passes"]),
     (validation.ContractAudit, ["verify", "_repeated_keys"]),
     (storage.LakeStorage, ["parquet_row_counts", "stage_empty_partitions", "list_landing_files"]),
