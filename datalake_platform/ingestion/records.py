@@ -26,7 +26,7 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 
 __all__ = [
     "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",
-    "quarantined", "quoted_files", "read_records", "rescued_columns", "unreadable_files",
+    "per_day", "quarantined", "quoted_files", "read_records", "rescued_columns", "unreadable_files",
 ]
 
 MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
@@ -179,12 +179,13 @@ class LandingCount:
     records: Mapping[str, int]  # relative path -> data records (an unreadable file is one)
     quoted: frozenset[str]  # the delimited files with quotes, found on the way
 
-    def by_day(self) -> dict[str, int]:
-        days: dict[str, int] = {}
-        for path, n in self.records.items():
-            day = path.split("/", 1)[0].split("=", 1)[1]
-            days[day] = days.get(day, 0) + n
-        return days
+
+def per_day(files: list[LandingFile], records: Mapping[str, int]) -> dict[str, int]:
+    """`records` (per file, see `LandingCount`) summed per day of `files`."""
+    days: dict[str, int] = {}
+    for f in files:
+        days[f.day] = days.get(f.day, 0) + records[f.relative_path]
+    return days
 
 
 def count_landing(spark: SparkSession, files: list[LandingFile], unreadable: Mapping[str, str] | None = None) -> LandingCount:
@@ -206,7 +207,7 @@ def count_landing(spark: SparkSession, files: list[LandingFile], unreadable: Map
 
 def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
     """Data records per day (see `count_landing`)."""
-    return count_landing(spark, files).by_day()
+    return per_day(files, count_landing(spark, files).records)
 
 
 def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[str, int], set[str]]:

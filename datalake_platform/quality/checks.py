@@ -16,7 +16,7 @@ import pandera.pyspark as pa
 from pyspark.sql import SparkSession
 
 from datalake_platform.ingestion import manifest
-from datalake_platform.ingestion.records import LandingCount, count_landing
+from datalake_platform.ingestion.records import count_landing, per_day
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import TableRef
 from datalake_platform.partitions import describe_days, run_days
@@ -94,7 +94,7 @@ def balance(spark: SparkSession, storage: LakeStorage, landing: TableRef, univer
     files = storage.list_landing_files(landing, days)
     recorded = manifest.recorded_records(storage, landing, files)
     counted = count_landing(spark, [f for f in files if f.relative_path not in recorded]).records
-    landed = LandingCount({**recorded, **counted}, frozenset()).by_day()
+    landed = per_day(files, {**recorded, **counted})
     kept = storage.parquet_row_counts(storage.table_uri(universal), days)
     rejected = storage.parquet_row_counts(storage.table_uri(universal.quarantine()), days)
     broken = {

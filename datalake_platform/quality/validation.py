@@ -248,10 +248,9 @@ class ContractAudit:
         first = df.columns[0]
         return df.withColumn(first, F.when(every_rule, F.col(first)).otherwise(F.raise_error(F.lit(self._guard))))
 
-    def write_options(self) -> dict[str, str]:
-        """Parquet options for the write: no dictionary for unique columns, whose values never repeat
-        (parquet would build a dictionary of every value, then fall back: ~15% of the write)."""
-        return {f"parquet.enable.dictionary#{c}": "false" for c in self.model.to_schema().unique or []}
+    def unique_columns(self) -> list[str]:
+        """The columns whose values never repeat in a table that keeps its contract."""
+        return list(self.model.to_schema().unique or [])
 
     def tripped(self, error: Exception) -> bool:
         """Whether `error` is this audit's guard stopping the write (then write again, unguarded)."""

@@ -66,7 +66,7 @@ class Audit(Protocol):
 
     def tripped(self, error: Exception) -> bool: ...
 
-    def write_options(self) -> dict[str, str]: ...
+    def unique_columns(self) -> list[str]: ...
 
     def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
 
@@ -132,7 +132,10 @@ def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list
 
 
 def _write_options(audit: Audit | None) -> dict[str, str]:
-    return audit.write_options() if audit is not None else {}
+    """No parquet dictionary for columns whose values never repeat: parquet would build a
+    dictionary of every value, then fall back to plain (~15% of the write)."""
+    unique = audit.unique_columns() if audit is not None else []
+    return {f"parquet.enable.dictionary#{c}": "false" for c in unique}
 
 
 def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
 from datalake_platform.ingestion.delimited import parse_csv
-from datalake_platform.ingestion.records import count_landing, count_records, read_records
+from datalake_platform.ingestion.records import count_landing, count_records, per_day, read_records
 
 DAY = "1997-01-02"
 BODY = ["00001,19970102,1,11.77", "00002,19970102,2,3.50", "", "00003,19970102,1,1.00"]
@@ -116,4 +116,4 @@ def test_landing_is_counted_per_file_by_other_readers_whatever_the_line_endings(
         "lf.csv": 2, "crlf.csv": 2, "cr.csv": 2, "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0
     }
     assert counted.quoted == {f"dt={DAY}/quoted.csv"}
-    assert counted.by_day() == {DAY: 10}
+    assert per_day(files, counted.records) == {DAY: 10}

@@ -24,7 +24,7 @@ from datalake_platform.domains.transactions.tables import (
 from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
-from datalake_platform.ingestion.records import count_landing, read_records, rescued_columns, unreadable_files
+from datalake_platform.ingestion.records import count_landing, per_day, read_records, rescued_columns, unreadable_files
 from datalake_platform.metadata import table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
@@ -82,7 +82,7 @@ def universal_purchases(
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
     yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
-    records = counted.by_day()
+    records = per_day(files, counted.records)
     seen = Observation("rejected purchases")
     rejects = transforms.classify_purchases(read([f for f in files if kept[f.day] < records.get(f.day, 0)]))
     rejected = write_partitions(
