@@ -16,7 +16,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from datalake_platform.ingestion import delimited, jsonlines
+from datalake_platform.ingestion import delimited, jsonlines, lines
 from datalake_platform.ingestion.layout import field, position, rescued
 from datalake_platform.ingestion.text import (
     COMPRESSION_SUFFIXES, check_file_keys, file_key, landing_text, relative, source_file,
@@ -188,21 +188,27 @@ def per_day(files: list[LandingFile], records: Mapping[str, int]) -> dict[str, i
     return days
 
 
-def count_landing(spark: SparkSession, files: list[LandingFile], unreadable: Mapping[str, str] | None = None) -> LandingCount:
+def count_landing(
+    spark: SparkSession, files: list[LandingFile], unreadable: Mapping[str, str] | None = None, on_driver: bool = True
+) -> LandingCount:
     """Data records per file, for the conservation check, by other readers than `read_records`.
 
-    Non-blank lines by Spark's line reader (minus each delimited file's header); for delimited
-    files with quotes, records by Spark's own CSV reader in multi-line mode. A bug in either
-    reader shows up as a difference against the other. `unreadable`: see `unreadable_files`
-    (found here when not given).
+    Non-blank lines (minus each delimited file's header), counted from the bytes on the driver
+    for files on a local disk (see `ingestion.lines`; unless `on_driver` is False), else by
+    Spark's line reader; for delimited files with quotes, records by Spark's own CSV reader in
+    multi-line mode. A bug in either reader shows up as a difference against the other.
+    `unreadable`: see `unreadable_files` (found here when not given).
     """
     if unreadable is None:
         unreadable = unreadable_files(spark, files)
     readable = [f for f in files if f.relative_path not in unreadable]
-    lines, quoted = _count_lines(spark, readable)
+    local = [f for f in readable if on_driver and lines.countable_on_driver(f.path)]
+    line_records, quoted = _count_lines(spark, [f for f in readable if f not in local])
+    driver_records, driver_quoted = _count_lines_on_driver(local)
+    line_records, quoted = line_records | driver_records, quoted | driver_quoted
     csv_records = _count_csv_records(spark, [f for f in readable if f.relative_path in quoted])
     records = {f.relative_path: 1 if f.relative_path in unreadable else 0 for f in files}  # an empty file has no line
-    return LandingCount(records | lines | csv_records, frozenset(quoted))
+    return LandingCount(records | line_records | csv_records, frozenset(quoted))
 
 
 def count_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:
@@ -215,14 +221,25 @@ def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[st
     quotes, whose records must be counted by a CSV reader instead (found in the same pass)."""
     if not files:
         return {}, set()
-    lines = spark.read.text([f.path for f in files]).where(F.trim("value") != "")
-    per_file = lines.groupBy(F.col("_metadata.file_path").alias("path")).agg(
+    non_blank = spark.read.text([f.path for f in files]).where(F.trim("value") != "")
+    per_file = non_blank.groupBy(F.col("_metadata.file_path").alias("path")).agg(
         F.count(F.lit(1)).alias("count"), F.bool_or(delimited.has_quotes(F.col("value"))).alias("quotes")
     ).select(relative(F.col("path")).alias("file"), "count", (F.col("quotes") & ~_is_json_lines(F.col("path"))).alias("quoted"))
     rows = per_file.collect()
     quoted = {r.file for r in rows if r.quoted}
-    header = lambda file: 0 if jsonlines.is_json_lines(file) else 1  # noqa: E731 - a delimited file's first non-blank line
-    return {r.file: r["count"] - header(r.file) for r in rows if r.file not in quoted}, quoted
+    return {r.file: r["count"] - _header_lines(r.file) for r in rows if r.file not in quoted}, quoted
+
+
+def _count_lines_on_driver(files: list[LandingFile]) -> tuple[dict[str, int], set[str]]:
+    """`_count_lines` for local files, from their bytes (see `ingestion.lines`)."""
+    counted = {f.relative_path: lines.count_file(f.path) for f in files}
+    quoted = {name for name, c in counted.items() if c.quotes and not jsonlines.is_json_lines(name)}
+    return {name: max(c.lines - _header_lines(name), 0) for name, c in counted.items() if name not in quoted}, quoted
+
+
+def _header_lines(file: str) -> int:
+    """A delimited file's first non-blank line is its header; JSON lines have none."""
+    return 0 if jsonlines.is_json_lines(file) else 1
 
 
 def _count_csv_records(spark: SparkSession, files: list[LandingFile]) -> dict[str, int]:

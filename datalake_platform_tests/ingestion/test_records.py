@@ -99,21 +99,28 @@ def test_files_of_one_day_whose_keys_collide_are_refused(spark, lake, monkeypatc
     assert all(path in str(refused.value) for path in clashing)
 
 
-def test_landing_is_counted_per_file_by_other_readers_whatever_the_line_endings(spark, lake):
-    """Records per file for `nothing_lost` and the quarantine pass: Hadoop's line reader, Spark's CSV reader."""
+@pytest.mark.parametrize("on_driver", [True, False], ids=["bytes_on_driver", "spark_line_reader"])
+def test_landing_is_counted_per_file_by_other_readers_whatever_the_line_endings(spark, lake, on_driver):
+    """Records per file for `nothing_lost` and the quarantine pass: local files' bytes counted on the
+    driver, or Hadoop's line reader (other stores), and Spark's CSV reader; both count alike."""
     bodies = {
         "lf.csv": b"h\na\n\nb\n",  # a blank line is no record
         "crlf.csv": b"h\r\na\r\nb",  # the last line unterminated
         "cr.csv": b"h\ra\rb\r",
+        "cr_crlf.csv": b"h\r\r\na\n",  # a lone CR, then CRLF: an empty line between h and a
+        "spaces.csv": b"h\n   \na\n\t\n",  # spaces only is blank; a tab is not (Spark's trim)
+        "latin1.csv": b"h\n\xe9t\xe9,1\n",  # not UTF-8: still a record
         "quoted.csv": b'h,x\n"a\nstill a",1\nb,2\n',  # a line break inside quotes: 2 records on 3 lines
-        "rows.jsonl": b'{"a": "x"}\n{"a": "y"}\n',  # no header
+        "rows.jsonl": b'{"a": "x"}\n{"a": "y"}\n',  # no header; its quotes are JSON's
         "empty.csv": b"",
+        "header_only.csv": b"h\n\n",
     }
     for name, data in bodies.items():
         files = _land(lake, name, data)
-    counted = count_landing(spark, files)
+    counted = count_landing(spark, files, on_driver=on_driver)
     assert {f.name: counted.records[f.relative_path] for f in files} == {
-        "lf.csv": 2, "crlf.csv": 2, "cr.csv": 2, "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0
+        "lf.csv": 2, "crlf.csv": 2, "cr.csv": 2, "cr_crlf.csv": 1, "spaces.csv": 2, "latin1.csv": 1,
+        "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0, "header_only.csv": 0,
     }
     assert counted.quoted == {f"dt={DAY}/quoted.csv"}
-    assert per_day(files, counted.records) == {DAY: 10}
+    assert per_day(files, counted.records) == {DAY: 14}
