@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import FILE_COLUMNS, numbered_lines, original_bytes, split_lines
+from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines
 
 OTHER_DELIMITERS = ";\t|"
 QUOTE = '"'
@@ -28,10 +28,11 @@ def delimited_records(per_file: DataFrame, columns: Sequence[str], delimiter: st
     # Per-file values first, in their own projection: computed inside the explode's projection
     # they would be recomputed from the whole file for every one of its lines.
     # A byte-order mark can only open the file: stripped from the header line alone.
-    lines = per_file.select(*FILE_COLUMNS, "utf8", split_lines(F.col("text")).alias("lines"))
+    carried = carried_columns(per_file)
+    lines = per_file.select(*carried, "utf8", split_lines(F.col("text")).alias("lines"))
     first_line = F.rtrim(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""), F.lit("\r"))
     files = lines.select(
-        *FILE_COLUMNS,
+        *carried,
         "utf8",
         F.transform(F.split(F.lower(first_line), delimiter), lambda h: F.trim(h)).alias("header"),
         F.slice("lines", 2, F.greatest(F.size("lines") - 1, F.lit(0))).alias("lines"),
@@ -45,9 +46,10 @@ def delimited_records(per_file: DataFrame, columns: Sequence[str], delimiter: st
 def quoted_records(per_file: DataFrame, columns: Sequence[str], delimiter: str) -> DataFrame:
     """Records of files with quotes, parsed by Python's csv module (same columns as `delimited_records`)."""
     parse = F.udf(lambda text: parse_csv(text, delimiter), _PARSED)
-    parsed = per_file.select(*FILE_COLUMNS, "utf8", parse("text").alias("parsed"))
+    carried = carried_columns(per_file)
+    parsed = per_file.select(*carried, "utf8", parse("text").alias("parsed"))
     files = parsed.select(
-        *FILE_COLUMNS, "utf8", F.col("parsed.header").alias("header"), F.col("parsed.records").alias("records")
+        *carried, "utf8", F.col("parsed.header").alias("header"), F.col("parsed.records").alias("records")
     ).select("*", *_file_layout(columns, delimiter))
     carried = [c for c in files.columns if c not in ("utf8", "records")]
     record = F.col("record")

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, FILE_COLUMNS, numbered_lines, split_lines
+from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES, carried_columns, numbered_lines, split_lines
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -26,8 +26,9 @@ def is_json_lines(name: str) -> bool:
 
 def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Records with the columns of `delimited.delimited_records`; `header` is each line's keys."""
-    lines = per_file.select(*FILE_COLUMNS, "utf8", split_lines(F.col("text")).alias("lines"))
-    exploded = numbered_lines(lines, list(FILE_COLUMNS), first=1)  # no header line
+    carried = carried_columns(per_file)
+    lines = per_file.select(*carried, "utf8", split_lines(F.col("text")).alias("lines"))
+    exploded = numbered_lines(lines, carried, first=1)  # no header line
     # A byte-order mark can only open the file, before its first object.
     text = F.regexp_replace("raw_line", "^\ufeff", "")
     parsed = exploded.select(
@@ -35,7 +36,7 @@ def json_records(per_file: DataFrame, columns: Sequence[str]) -> DataFrame:
     )
     header = F.coalesce(F.map_keys("_object"), F.array().cast("array<string>"))
     return parsed.select(
-        *FILE_COLUMNS,
+        *carried,
         "line_number",
         "raw_line",
         header.alias("header"),

@@ -52,6 +52,7 @@ def read_records(
     duplicates: Mapping[str, str] | None = None,
     unreadable: Mapping[str, str] | None = None,
     quoted: frozenset[str] | None = None,
+    per_file: Mapping[str, Column] | None = None,
 ) -> DataFrame:
     """One row per non-blank data record: dt, source_file, file_key, line_number, raw_line, header, fields, ...
 
@@ -65,22 +66,25 @@ def read_records(
     collide are refused): with `line_number` it makes a record's stable, unique key. Files in
     `unreadable` (see `unreadable_files`) are not read: each is one record, line 0, `malformed` =
     unreadable_file. `quoted` names the delimited files with quotes, if `count_landing` or
-    `quoted_files` has already told.
+    `quoted_files` has already told. `per_file` names values computed once per file from dt,
+    source_file and file_key, which each of its records carries (cheaper than once per record).
     """
     check_file_keys(files)
     unreadable = unreadable or {}
-    parts = [_unreadable_records(spark, [f for f in files if f.relative_path in unreadable], columns)]
+    per_file = per_file or {}
+    unreadable_rows = _unreadable_records(spark, [f for f in files if f.relative_path in unreadable], columns)
+    parts = [unreadable_rows.select("*", *[c.alias(n) for n, c in per_file.items()])]
     files = [f for f in files if f.relative_path not in unreadable]
     json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
     other = [f for f in files if f not in json_files]
     if quoted is None:
         quoted = quoted_files(spark, other)
     if plain := [f for f in other if f.relative_path not in quoted]:
-        parts.append(delimited.delimited_records(landing_text(spark, plain), columns, delimiter))
+        parts.append(delimited.delimited_records(landing_text(spark, plain, per_file), columns, delimiter))
     if with_quotes := [f for f in other if f.relative_path in quoted]:
-        parts.append(delimited.quoted_records(landing_text(spark, with_quotes), columns, delimiter))
+        parts.append(delimited.quoted_records(landing_text(spark, with_quotes, per_file), columns, delimiter))
     if json_files:
-        parts.append(jsonlines.json_records(landing_text(spark, json_files), columns))
+        parts.append(jsonlines.json_records(landing_text(spark, json_files, per_file), columns))
     records = reduce(DataFrame.unionByName, parts)
     return records.select("*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")).drop(
         "_extra_positions"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -21,16 +22,23 @@ FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, 
 FILE_COLUMNS = (PARTITION_COLUMN, "source_file", "file_key")
 
 
-def landing_text(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """One row per file: dt, source_file, file_key, utf8 (whether all its bytes are UTF-8), text."""
+def landing_text(spark: SparkSession, files: list[LandingFile], per_file: Mapping[str, Column] | None = None) -> DataFrame:
+    """One row per file: dt, source_file, file_key, the `per_file` values, utf8 (whether all its
+    bytes are UTF-8), text. `per_file`: values computed from the first three, once per file."""
     text = spark.read.text([f.path for f in files], wholetext=True)
-    return text.select(source_file().alias("source_file"), F.is_valid_utf8("value").alias("utf8"), "value").select(
+    files_df = text.select(source_file().alias("source_file"), F.is_valid_utf8("value").alias("utf8"), "value").select(
         day_of(F.col("source_file")).alias(PARTITION_COLUMN),
         "source_file",
         file_key_column(F.col("source_file")).alias("file_key"),
         "utf8",
         byte_preserving(F.col("value"), F.col("utf8")).alias("text"),
     )
+    return files_df.select(*FILE_COLUMNS, *[c.alias(n) for n, c in (per_file or {}).items()], "utf8", "text")
+
+
+def carried_columns(per_file: DataFrame) -> list[str]:
+    """The columns of `landing_text` that each record of the file carries: all but utf8 and text."""
+    return [c for c in per_file.columns if c not in ("utf8", "text")]
 
 
 def file_key(relative_path: str) -> str:

@@ -77,7 +77,8 @@ def universal_purchases(
     counted = count_landing(session, files, unreadable)
     entries = [replace(e, records=counted.records[e.source_file]) for e in entries]
     read = lambda chosen: read_records(  # noqa: E731
-        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=counted.quoted
+        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=counted.quoted,
+        per_file=transforms.per_file(),
     )
     audit = PURCHASES_CONTRACT.audit(context)
     kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)

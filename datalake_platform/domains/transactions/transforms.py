@@ -12,6 +12,15 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 
+# Values of a landing file's day, computed once per file by the reader (`read_records(...,
+# per_file=PER_FILE)`) instead of once per row: the day as a date and as YYYYMMDD, and the
+# prefix of the ID_TRANSACCION of the file's lines.
+PER_FILE = {
+    "_day": lambda: F.try_to_date(PARTITION_COLUMN),
+    "_day_text": lambda: F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit("")),
+    "_id_prefix": lambda: F.concat(F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit("")), F.lit("-"), "file_key", F.lit("-")),
+}
+
 # Typed candidate values, parsed once per row in their own projection: the reasons and the
 # universal row read these columns instead of re-parsing the fields for every rule.
 _PARSED = {
@@ -19,7 +28,13 @@ _PARSED = {
     "_date": lambda: _purchase_date(field("date")),
     "_quantity": lambda: field("number_of_cds").try_cast("int"),
     "_amount_text": lambda: field("dollar_value"),
+    "_amount": lambda: field("dollar_value").try_cast(MONEY),
 }
+
+
+def per_file() -> dict[str, Column]:
+    """`PER_FILE` as the reader takes it."""
+    return {name: build() for name, build in PER_FILE.items()}
 
 
 # Quarantine reasons, checked in this order; a row gets the first that applies. The first are
@@ -39,15 +54,13 @@ REASONS = INGESTION_REASONS + PURCHASE_REASONS
 def _purchase_date(text: Column) -> Column:
     """`text` (YYYYMMDD) as a date. A purchase of its own partition's day, nearly every row, is
     recognised by comparing strings, without the pattern parser (the costliest step of typing)."""
-    day = F.col(PARTITION_COLUMN)
-    return F.when(text == F.replace(day, F.lit("-"), F.lit("")), F.try_to_date(day)).otherwise(F.try_to_date(text, "yyyyMMdd"))
+    return F.when(text == F.col("_day_text"), F.col("_day")).otherwise(F.try_to_date(text, "yyyyMMdd"))
 
 
 def transaction_id() -> Column:
     """`YYYYMMDD-<file key>-<line>`: where the purchase line landed, hence stable across re-runs and
     unique (a day's file keys are distinct, a file's line numbers too); see `Purchases`."""
-    day = F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit(""))
-    return F.concat_ws("-", day, F.col("file_key"), F.col("line_number").cast("string"))
+    return F.concat(F.col("_id_prefix"), F.col("line_number").cast("string"))
 
 
 def _reasons() -> list[tuple[str, Column]]:
@@ -55,11 +68,11 @@ def _reasons() -> list[tuple[str, Column]]:
     broken = [
         F.coalesce("_person", F.lit("")) == "",
         date.isNull(),
-        date != F.to_date("dt"),
+        date != F.col("_day"),
         quantity.isNull(),
         (quantity < 1) | (quantity > MAX_QUANTITY),
         ~F.coalesce(amount, F.lit("")).rlike(AMOUNT),
-        amount.try_cast(MONEY) < 0,
+        F.col("_amount") < 0,
     ]
     return ingestion_reasons() + list(zip(PURCHASE_REASONS, broken, strict=True))
 
@@ -85,7 +98,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
         reason = F.when(broken, F.lit(name)).otherwise(reason)
     # Narrow: the raw line only where quarantine keeps it.
     return parsed.withColumn("reason", reason).select(
-        "dt", "source_file", "file_key", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
+        "dt", *PER_FILE, "source_file", "file_key", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
         "reason", "extra_columns", "rescued_data", *_PARSED,
     )
 
@@ -97,9 +110,9 @@ def purchases(classified: DataFrame) -> DataFrame:
         F.col("_person").alias("ID_PERSONA"),
         F.col("_date").alias("FECHA"),
         F.col("_quantity").alias("CANTIDAD"),
-        F.col("_amount_text").try_cast(MONEY).alias("MONTO"),
+        F.col("_amount").alias("MONTO"),
         F.col("rescued_data").alias(RESCUED_DATA),
-        F.to_date("dt").alias("dt"),
+        F.col("_day").alias("dt"),
     )
 
 
