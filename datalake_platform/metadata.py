@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 import pandera.pyspark as pa
 
 from datalake_platform.partitions import describe_days
-
-MAX_PARTITION_ROWS_SHOWN = 1000  # keep event metadata small on long backfills
 
 
 def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
@@ -31,6 +30,31 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
     return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=[f"unique({', '.join(unique)})"] if unique else []))
 
 
+PARTITION_ROW_COUNT = "dagster/partition_row_count"
+ROWS_BY_PARTITION = "rows_by_partition"  # how a remote run (Pipes) reports each day's rows
+
+
+def add_partition_row_counts(context: dg.AssetExecutionContext, rows_by_day: Mapping[str, int]) -> None:
+    """Each day's rows on that day's own materialization event (a run of many days emits one
+    per day), instead of every day's count repeated on each of them."""
+    if len(rows_by_day) > 1:
+        for day, rows in rows_by_day.items():
+            context.add_asset_metadata({PARTITION_ROW_COUNT: rows}, partition_key=day)
+
+
+def with_partition_row_counts(context: dg.AssetExecutionContext, result: Any) -> Any:
+    """A remote run's result with its `ROWS_BY_PARTITION` put back on each day's event."""
+    if not isinstance(result, dg.MaterializeResult) or ROWS_BY_PARTITION not in (result.metadata or {}):
+        return result
+    metadata = dict(result.metadata)
+    rows = metadata.pop(ROWS_BY_PARTITION)
+    add_partition_row_counts(context, getattr(rows, "value", rows))
+    return dg.MaterializeResult(
+        asset_key=result.asset_key, metadata=metadata, check_results=result.check_results,
+        data_version=result.data_version, tags=result.tags,
+    )
+
+
 def table_metadata(
     uri: str,
     model: type[pa.DataFrameModel],
@@ -45,9 +69,7 @@ def table_metadata(
         rows = sum(rows_by_day.values())
         meta["partitions"] = describe_days(days)
         if len(days) == 1:
-            meta["dagster/partition_row_count"] = rows
-        elif len(days) <= MAX_PARTITION_ROWS_SHOWN:
-            meta["rows_by_partition"] = dg.MetadataValue.json(rows_by_day)
+            meta[PARTITION_ROW_COUNT] = rows
     meta["dagster/row_count"] = rows
     meta.update(extra)
     return meta

@@ -77,6 +77,7 @@ def run_table(pipes: PipesContext) -> None:
     """Materialize the Pipes step's asset with the platform's own definitions, and report it."""
     from datalake_platform.definitions import ASSET_CHECKS, ASSETS
     from datalake_platform.resources import LakeResource, SparkResource
+    from datalake_platform.metadata import PARTITION_ROW_COUNT, ROWS_BY_PARTITION
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
     asset = next(a for a in ASSETS if isinstance(a, dg.AssetsDefinition) and key in a.keys)
@@ -104,10 +105,15 @@ def run_table(pipes: PipesContext) -> None:
         )
     if not result.success:
         raise RuntimeError(f"{key.to_user_string()} failed on the cluster: {_failure(result)}")
-    # One materialization per partition, all with the run's metadata: report it once, as a
-    # local step's MaterializeResult does.
-    [first, *_] = result.get_asset_materialization_events()
-    pipes.report_asset_materialization(metadata=to_pipes_metadata(first.materialization.metadata), asset_key=key.to_user_string())
+    # One materialization per partition: the run's metadata is reported once, as a local step's
+    # MaterializeResult does. Pipes has no per-partition metadata, so each day's own row count
+    # travels as one JSON entry, which the orchestrating step puts back on each day's event.
+    events = [e.materialization for e in result.get_asset_materialization_events()]
+    metadata = dict(events[0].metadata)
+    if len(events) > 1 and PARTITION_ROW_COUNT in metadata:
+        metadata.pop(PARTITION_ROW_COUNT)
+        metadata[ROWS_BY_PARTITION] = dg.MetadataValue.json({e.partition: e.metadata[PARTITION_ROW_COUNT].value for e in events})
+    pipes.report_asset_materialization(metadata=to_pipes_metadata(metadata), asset_key=key.to_user_string())
 
 
 def _partition_tags(asset: dg.AssetsDefinition, keys: list[str], instance: dg.DagsterInstance) -> dict[str, str]:

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from datalake_platform.compute.entrypoint import CHECKS, LAKE_ROOT, PARTITION_KEYS
 from datalake_platform.compute.package import ENTRYPOINT, package_zip, upload_artifacts
+from datalake_platform.metadata import with_partition_row_counts
 from datalake_platform.resources.lake import LakeResource
 
 TERMINATION_TIMEOUT_S = 20  # a cancelled spark-submit's time to stop (PipesSubprocessClient's default)
@@ -217,6 +218,7 @@ def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:
         can_subset=False,
     )
     def _remote(context: dg.AssetExecutionContext, compute: RemoteCompute):
-        yield from compute.run(context)
+        for result in compute.run(context):
+            yield with_partition_row_counts(context, result)
 
     return _remote

@@ -67,6 +67,9 @@ def test_a_remote_materialization_reports_what_a_local_one_does(request, store, 
     remote_events = remote.asset_materializations_for_node("universal__transactions__purchases")
     assert sorted(e.partition for e in remote_events) == DAYS  # one per day, as locally
     assert _comparable(remote_events[0].metadata) == _comparable(local_event.metadata)
+    rows_per_day = lambda events: {e.partition: e.metadata["dagster/partition_row_count"].value for e in events}  # noqa: E731
+    local_events = local.asset_materializations_for_node("universal__transactions__purchases")
+    assert rows_per_day(remote_events) == rows_per_day(local_events) == {day: len(cdnow[day]) for day in DAYS}  # each day its own
     assert remote_events[0].metadata["dagster/row_count"].value == landed
     assert remote_events[0].metadata["quarantined_rows"].value == 1
     local_check, remote_check = check_results(local)[CONTRACT.to_user_string()], check_results(remote)[CONTRACT.to_user_string()]

@@ -25,7 +25,7 @@ from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
 from datalake_platform.ingestion.records import count_landing, per_day, read_records, rescued_columns, unreadable_files
-from datalake_platform.metadata import table_metadata
+from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
@@ -93,6 +93,7 @@ def universal_purchases(
     bad_files = set(metrics["rejected_files"])
     rescued = rescued_columns(read_table(session, storage, PURCHASES, spark_schema(Purchases), days), RESCUED_DATA)
     manifest.write(storage, LANDING_PURCHASES, days, entries)
+    add_partition_row_counts(context, kept)
     yield dg.MaterializeResult(
         metadata=table_metadata(
             storage.table_uri(PURCHASES),
@@ -129,6 +130,7 @@ def daily_sales(
     audit = DAILY_SALES_CONTRACT.audit(context)
     rows = write_partitions(transforms.daily_sales(purchases), lake.storage, DAILY_SALES, days, audit)
     yield from DAILY_SALES_CONTRACT.outcome(audit, days)
+    add_partition_row_counts(context, rows)
     yield dg.MaterializeResult(metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows))
 
 
