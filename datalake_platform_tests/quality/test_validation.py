@@ -8,7 +8,7 @@ import pyspark.sql.types as T
 import pytest
 
 from datalake_platform.domains.transactions.schemas import PURCHASES_TABLE_RULES, Purchases
-from datalake_platform.quality.validation import compile_rules, spark_schema, validate
+from datalake_platform.quality.validation import ContractAudit, compile_rules, spark_schema, validate
 
 GOOD_ID = "19970101-0123456789ab-2"
 D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
@@ -57,6 +57,20 @@ def test_sequenced_keys_are_proved_unique_by_prefix_and_number(spark):
     # "-02" maps to the same number as "-2": suspected, then found distinct; ids[3] really repeats.
     doubled = _purchases(spark, [row(i) for i in [*ids, ids[3], "19970101-aaaaaaaaaaaa-02"]])
     assert validate(Purchases, doubled).failures == {"1997-01-01": {"ID_TRANSACCION:unique": 1}}
+
+
+def test_keys_are_unique_per_partition_when_counted_across_partitions(spark):
+    """All partitions' keys are counted together first; a key in two partitions is no repeat within
+    either (it sends the count back per partition), a key twice in one partition is."""
+    row = lambda i, day: (i, "00001", day, 1, Decimal("1.00"), day)  # noqa: E731
+    across = _purchases(spark, [row(GOOD_ID, D1), row(GOOD_ID, D2), row("19970102-0123456789ab-3", D2)])
+    assert validate(Purchases, across).passed
+    twice = _purchases(spark, [row(GOOD_ID, D1), row(GOOD_ID, D2), row(GOOD_ID, D2)])
+    assert validate(Purchases, twice).failures == {"1997-01-02": {"ID_TRANSACCION:unique": 1}}
+    audit = ContractAudit(Purchases)  # the staged files' verification takes the same path
+    assert not audit.verify(twice, {"1997-01-01": 1, "1997-01-02": 2})
+    assert audit.report.failures == {"1997-01-02": {"ID_TRANSACCION:unique": 1}}
+    assert ContractAudit(Purchases).verify(across, {"1997-01-01": 1, "1997-01-02": 2})
 
 
 def test_compiled_rules_agree_with_pandera_on_every_column_check(spark):
