@@ -117,6 +117,8 @@ class ObjectStoreLakeStorage(LakeStorage):
 
     def partition_files(self, ref, days) -> list[str]:
         """All the partitions' markers read in one batch of concurrent requests."""
+        if not days:
+            return []  # fsspec's cat of no paths raises
         folders = [self.partition_uri(ref, d) for d in days]
         markers = self.fs.cat([f"{folder}/{COMMIT_MARKER}" for folder in folders], on_error="omit")
         files = []

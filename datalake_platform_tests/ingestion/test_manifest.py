@@ -82,3 +82,18 @@ def test_a_rerun_keeps_the_manifest(lake, cdnow):
     materialize(lake, UNIVERSAL, partition_key=DAY)
     assert manifest.read(lake, LANDING_PURCHASES) == first
     assert [e.source_file for e in first] == [f"dt={DAY}/cdnow_{DAY}.csv"]
+
+
+def test_a_manifest_written_before_records_were_kept_reads_them_as_unknown(lake, cdnow):
+    """Entries of older manifests have no `records`: read as None, so `nothing_lost` recounts the file."""
+    n = land_cdnow_day(lake, cdnow, DAY)
+    materialize(lake, UNIVERSAL, partition_key=DAY)
+    [entry] = manifest.read(lake, LANDING_PURCHASES)
+    assert entry.records == n  # counted by the run that wrote it
+    [name] = lake.partition_files(LANDING_PURCHASES.manifest(), [DAY])
+    old = pd.read_parquet(name).drop(columns=["records"])  # as a manifest from before the column
+    old.to_parquet(name, index=False)
+    [entry] = manifest.read(lake, LANDING_PURCHASES)
+    assert entry.records is None and entry.source_file == f"dt={DAY}/cdnow_{DAY}.csv"
+    assert manifest.recorded_records(lake, LANDING_PURCHASES, lake.list_landing_files(LANDING_PURCHASES, [DAY])) == {}
+    assert _balanced(materialize(lake, UNIVERSAL, partition_key=DAY)) == (n, n, 0)  # re-run: counted again
