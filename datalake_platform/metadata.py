@@ -10,6 +10,9 @@ import pandera.pyspark as pa
 
 from datalake_platform.partitions import describe_days
 
+PARTITION_ROW_COUNT = "dagster/partition_row_count"
+ROWS_BY_PARTITION = "rows_by_partition"  # how a remote run (Pipes) reports each day's rows
+
 
 def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
     """The `dagster/column_schema` of a table, from its pandera model."""
@@ -28,10 +31,6 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
         )
     unique = model.to_schema().unique or []
     return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=[f"unique({', '.join(unique)})"] if unique else []))
-
-
-PARTITION_ROW_COUNT = "dagster/partition_row_count"
-ROWS_BY_PARTITION = "rows_by_partition"  # how a remote run (Pipes) reports each day's rows
 
 
 def add_partition_row_counts(context: dg.AssetExecutionContext, rows_by_day: Mapping[str, int]) -> None:

@@ -76,8 +76,8 @@ def _azure_blob_client():
 def run_table(pipes: PipesContext) -> None:
     """Materialize the Pipes step's asset with the platform's own definitions, and report it."""
     from datalake_platform.definitions import ASSET_CHECKS, ASSETS
-    from datalake_platform.resources import LakeResource, SparkResource
     from datalake_platform.metadata import PARTITION_ROW_COUNT, ROWS_BY_PARTITION
+    from datalake_platform.resources import LakeResource, SparkResource
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
     asset = next(a for a in ASSETS if isinstance(a, dg.AssetsDefinition) and key in a.keys)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from datalake_platform.ingestion.text import COMPRESSION_SUFFIXES
 
@@ -33,7 +34,7 @@ def countable_on_driver(path: str) -> bool:
 def count_file(path: str) -> LineCount:
     """The non-blank lines of the local file at `path` (a path or a `file:` URI)."""
     lines, quotes, carry = 0, False, b""
-    with open(urlparse(path).path if path.startswith("file:") else path, "rb") as fh:
+    with open(url2pathname(urlparse(path).path) if path.startswith("file:") else path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES):
             quotes = quotes or QUOTE in chunk
             data = carry + chunk

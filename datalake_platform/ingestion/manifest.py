@@ -148,7 +148,8 @@ def write(storage: LakeStorage, landing: TableRef, days: list[str], entries: lis
     staging = storage.staging_uri(ref)
     by_day: dict[str, list[dict]] = {day: [] for day in days}
     for e in entries:
-        by_day[e.day].append(asdict(e))
+        if e.day in by_day:
+            by_day[e.day].append(asdict(e))
 
     def write_day(day: str) -> None:
         folder = f"{staging}/{partition_folder(day)}"

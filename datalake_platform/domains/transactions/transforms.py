@@ -13,8 +13,8 @@ AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without ro
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 
 # Values of a landing file's day, computed once per file by the reader (`read_records(...,
-# per_file=PER_FILE)`) instead of once per row: the day as a date and as YYYYMMDD, and the
-# prefix of the ID_TRANSACCION of the file's lines.
+# per_file=per_file())`) instead of once per row: the day as a date and as YYYYMMDD, and the
+# prefix of the ID_TRANSACCION of the file's lines. `classify_purchases` needs them.
 PER_FILE = {
     "_day": lambda: F.try_to_date(PARTITION_COLUMN),
     "_day_text": lambda: F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit("")),
