@@ -206,9 +206,9 @@ def count_landing(
     if unreadable is None:
         unreadable = unreadable_files(spark, files)
     readable = [f for f in files if f.relative_path not in unreadable]
-    local = [f for f in readable if on_driver and lines.countable_on_driver(f.path)]
-    line_records, quoted = _count_lines(spark, [f for f in readable if f not in local])
-    driver_records, driver_quoted = _count_lines_on_driver(local)
+    local = {f.relative_path for f in readable if on_driver and lines.countable_on_driver(f.path)}
+    line_records, quoted = _count_lines(spark, [f for f in readable if f.relative_path not in local])
+    driver_records, driver_quoted = _count_lines_on_driver([f for f in readable if f.relative_path in local])
     line_records, quoted = line_records | driver_records, quoted | driver_quoted
     csv_records = _count_csv_records(spark, [f for f in readable if f.relative_path in quoted])
     records = {f.relative_path: 1 if f.relative_path in unreadable else 0 for f in files}  # an empty file has no line

@@ -17,8 +17,8 @@ MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 # prefix of the ID_TRANSACCION of the file's lines. `classify_purchases` needs them.
 PER_FILE = {
     "_day": lambda: F.try_to_date(PARTITION_COLUMN),
-    "_day_text": lambda: F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit("")),
-    "_id_prefix": lambda: F.concat(F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit("")), F.lit("-"), "file_key", F.lit("-")),
+    "_day_text": lambda: _compact_day(),
+    "_id_prefix": lambda: F.concat(_compact_day(), F.lit("-"), "file_key", F.lit("-")),
 }
 
 # Typed candidate values, parsed once per row in their own projection: the reasons and the
@@ -30,6 +30,10 @@ _PARSED = {
     "_amount_text": lambda: field("dollar_value"),
     "_amount": lambda: field("dollar_value").try_cast(MONEY),
 }
+
+
+def _compact_day() -> Column:
+    return F.replace(F.col(PARTITION_COLUMN), F.lit("-"), F.lit(""))  # YYYYMMDD
 
 
 def per_file() -> dict[str, Column]:
