@@ -32,6 +32,11 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 # instead of a shuffle of a hash per row (see `_distinct_lower_bounds`).
 SEQUENCED_KEY = {"key": "prefix-sequence"}
 
+# A column whose values seldom repeat within a partition (a person's id among a day's purchases,
+# an amount with cents), declared by `pa.Field(metadata=MOSTLY_DISTINCT)`: written without a
+# parquet dictionary, which for such a column is built for nothing (unique columns too).
+MOSTLY_DISTINCT = {"values": "mostly-distinct"}
+
 # pandera builtin check name -> Spark expression of "the value passes", from its statistics.
 _CHECKS: dict[str, Callable[[Column, Mapping[str, Any]], Column]] = {
     "equal_to": lambda c, s: c == F.lit(s["value"]),
@@ -248,9 +253,11 @@ class ContractAudit:
         first = df.columns[0]
         return df.withColumn(first, F.when(every_rule, F.col(first)).otherwise(F.raise_error(F.lit(self._guard))))
 
-    def unique_columns(self) -> list[str]:
-        """The columns whose values never repeat in a table that keeps its contract."""
-        return list(self.model.to_schema().unique or [])
+    def distinct_columns(self) -> list[str]:
+        """The columns whose values never (the unique ones) or seldom repeat (`MOSTLY_DISTINCT`)."""
+        schema = self.model.to_schema()
+        mostly = [n for n, c in schema.columns.items() if (c.metadata or {}).get("values") == MOSTLY_DISTINCT["values"]]
+        return list(dict.fromkeys([*(schema.unique or []), *mostly]))
 
     def tripped(self, error: Exception) -> bool:
         """Whether `error` is this audit's guard stopping the write (then write again, unguarded)."""

@@ -66,7 +66,7 @@ class Audit(Protocol):
 
     def tripped(self, error: Exception) -> bool: ...
 
-    def unique_columns(self) -> list[str]: ...
+    def distinct_columns(self) -> list[str]: ...
 
     def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
 
@@ -91,8 +91,9 @@ def write_partitions(
         _stage(
             df,
             audit,
-            lambda rows: rows.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("string"))
-            .write.mode("overwrite")
+            # The day stays a date: Spark sorts the rows by partition before writing them, and
+            # dates sort by their prefix alone (radix sort), strings do not (~10% of the write).
+            lambda rows: rows.write.mode("overwrite")
             .options(**_write_options(audit))
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging),
@@ -132,10 +133,10 @@ def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list
 
 
 def _write_options(audit: Audit | None) -> dict[str, str]:
-    """No parquet dictionary for columns whose values never repeat: parquet would build a
-    dictionary of every value, then fall back to plain (~15% of the write)."""
-    unique = audit.unique_columns() if audit is not None else []
-    return {f"parquet.enable.dictionary#{c}": "false" for c in unique}
+    """No parquet dictionary for columns whose values never or seldom repeat: parquet would build
+    a dictionary of (nearly) every value for nothing (~10% of a write per such column)."""
+    distinct = audit.distinct_columns() if audit is not None else []
+    return {f"parquet.enable.dictionary#{c}": "false" for c in distinct}
 
 
 def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None]) -> None:

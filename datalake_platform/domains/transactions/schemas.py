@@ -3,7 +3,7 @@
 import pandera.pyspark as pa
 import pyspark.sql.types as T
 
-from datalake_platform.quality.validation import SEQUENCED_KEY
+from datalake_platform.quality.validation import MOSTLY_DISTINCT, SEQUENCED_KEY
 
 MONEY = T.DecimalType(12, 2)
 TRANSACTION_ID = r"^[0-9]{8}-[0-9a-f]{12}-[0-9]+$"  # landing day, file key, line number
@@ -18,10 +18,12 @@ class Purchases(pa.DataFrameModel):
         description="where the line landed: YYYYMMDD-<12 hex of sha256 of the file's path>-<line number>",
         metadata=SEQUENCED_KEY,
     )
-    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$", description="customer id, leading zeros kept")
+    ID_PERSONA: T.StringType() = pa.Field(
+        str_matches=r"^\S+$", description="customer id, leading zeros kept", metadata=MOSTLY_DISTINCT  # within a day
+    )
     FECHA: T.DateType() = pa.Field(description="purchase date")
     CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")
-    MONTO: MONEY = pa.Field(ge=0, description="amount in dollars")
+    MONTO: MONEY = pa.Field(ge=0, description="amount in dollars", metadata=MOSTLY_DISTINCT)
     rescued_data: T.StringType() = pa.Field(
         alias=RESCUED_DATA, nullable=True, description="JSON of the values of landing columns the table does not know"
     )
@@ -41,7 +43,7 @@ class ReportByPerson(pa.DataFrameModel):
     """smart/transactions/report_by_person: the reference architecture's amount per person."""
 
     ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
-    MONTO_TRANSACCIONES: T.DecimalType(22, 2) = pa.Field(ge=0, description="SUM(MONTO)")
+    MONTO_TRANSACCIONES: T.DecimalType(22, 2) = pa.Field(ge=0, description="SUM(MONTO)", metadata=MOSTLY_DISTINCT)
     NUM_TRANSACCIONES: T.LongType() = pa.Field(ge=1, description="purchase count")
     PRIMERA_COMPRA: T.DateType() = pa.Field(description="first purchase date")
     ULTIMA_COMPRA: T.DateType() = pa.Field(description="last purchase date")
