@@ -95,6 +95,14 @@ def get_or_create_connect_session(remote: str, app_name: str = "datalake_platfor
         return session
 
 
+def runs_in_process(spark: SparkSession) -> bool:
+    """Whether Spark's executors are threads of this process (a local master), so that work on
+    the driver takes nothing from the cluster: there is no other."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        return False
+    return spark.sparkContext.master.startswith("local")
+
+
 def _session_stopped(session: SparkSession) -> bool:
     if not hasattr(session, "sparkContext") or type(session).__module__.startswith("pyspark.sql.connect"):
         return bool(getattr(session, "is_stopped", False))

@@ -17,7 +17,9 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
+from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
+from datalake_platform.quality.validation import StagedFiles
+from datalake_platform.spark.session import runs_in_process
 
 
 def read_table(
@@ -68,7 +70,7 @@ class Audit(Protocol):
 
     def distinct_columns(self) -> list[str]: ...
 
-    def verify(self, staged: DataFrame, rows: Mapping[str, int]) -> bool: ...
+    def verify(self, staged: DataFrame, rows: Mapping[str, int], files: StagedFiles | None = None) -> bool: ...
 
 
 def _typed_partition(df: DataFrame, schema: StructType | None) -> DataFrame:
@@ -102,7 +104,7 @@ def write_partitions(
         # Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC).
         storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns, timezone="UTC"))
         counts = storage.parquet_row_counts(staging, days)
-        if _passes(audit, df, staging, counts):
+        if _passes(audit, df, storage, staging, counts):
             storage.commit_partitions(ref, staging, days)
             _publish(storage, ref, df.schema, days)
     finally:
@@ -119,7 +121,7 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     try:
         _stage(df, audit, lambda rows: rows.write.mode("overwrite").options(**_write_options(audit)).parquet(staging))
         rows = storage.parquet_rows(staging)
-        if _passes(audit, df, staging, {"all": rows}):
+        if _passes(audit, df, storage, staging, {"all": rows}):
             storage.commit_table(ref, staging)
             _publish(storage, ref, df.schema, None)
     finally:
@@ -152,8 +154,16 @@ def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None
         write(df)  # mode overwrite: what the stopped write left in staging goes
 
 
-def _passes(audit: Audit | None, df: DataFrame, staging: str, rows: Mapping[str, int]) -> bool:
+def _passes(audit: Audit | None, df: DataFrame, storage: LakeStorage, staging: str, rows: Mapping[str, int]) -> bool:
     if audit is None:
         return True
-    staged = _typed_partition(df.sparkSession.read.parquet(staging), None)  # the types as stored
-    return audit.verify(staged, rows)
+    spark = df.sparkSession
+    staged = _typed_partition(spark.read.parquet(staging), None)  # the types as stored
+    return audit.verify(staged, rows, _staged_files(storage, staging, rows) if runs_in_process(spark) else None)
+
+
+def _staged_files(storage: LakeStorage, staging: str, rows: Mapping[str, int]) -> StagedFiles:
+    """The staged files per partition (`rows`' keys: days, or "all" for a whole table)."""
+    if list(rows) == ["all"]:
+        return StagedFiles(storage.fs, {"all": storage.parquet_files(staging)})
+    return StagedFiles(storage.fs, {day: storage.parquet_files(f"{staging}/{partition_folder(day)}") for day in rows})

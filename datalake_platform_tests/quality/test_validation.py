@@ -3,12 +3,20 @@
 import datetime as dt
 from decimal import Decimal
 
+import fsspec
 import pandera.pyspark as pa
+import pyarrow
+import pyarrow.parquet as pq
 import pyspark.sql.types as T
 import pytest
 
-from datalake_platform.domains.transactions.schemas import PURCHASES_TABLE_RULES, Purchases
+from datalake_platform.domains.transactions.schemas import PURCHASES_TABLE_RULES, DailySales, Purchases, ReportByPerson
+from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
+from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.quality import validation
+from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.quality.validation import ContractAudit, compile_rules, spark_schema, validate
+from datalake_platform.spark.tables import write_partitions, write_table
 
 GOOD_ID = "19970101-0123456789ab-2"
 D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
@@ -101,3 +109,41 @@ def test_a_check_without_spark_translation_is_refused():
 
     with pytest.raises(NotImplementedError, match="unique_values_eq"):
         compile_rules(Odd)
+
+
+@pytest.mark.parametrize("prover", ["driver", "spark"])
+def test_staged_keys_are_proved_unique_alike_on_the_driver_and_by_spark(spark, tmp_path, monkeypatch, prover):
+    """Writes audit their staged files' unique keys with pyarrow on the driver (local Spark, small
+    partitions) or with a Spark job: both find the same repeats, and nothing is published."""
+    driver_counts = []
+    counted = StagedFiles.distinct_keys
+    monkeypatch.setattr(StagedFiles, "distinct_keys", lambda self, cols: driver_counts.append(cols) or counted(self, cols))
+    if prover == "spark":
+        monkeypatch.setattr(validation, "DRIVER_KEY_ROWS", 0)
+    storage, days = LocalLakeStorage(str(tmp_path)), ["1997-01-01", "1997-01-02"]
+    row = lambda i, day: (i, "00001", day, 1, Decimal("1.00"), day)  # noqa: E731
+    twice = _purchases(spark, [row(GOOD_ID, D1), row(GOOD_ID, D2), row(GOOD_ID, D2)])
+    audit = ContractAudit(Purchases)
+    assert write_partitions(twice, storage, PURCHASES, days, audit) == {"1997-01-01": 1, "1997-01-02": 2}
+    assert audit.report.failures == {"1997-01-02": {"ID_TRANSACCION:unique": 1}}
+    # The partition column as the key (it is in the folders' names, not in the files).
+    sales = spark.createDataFrame([(1, 1, 1, Decimal("1.00"), D1)] * 2 + [(1, 1, 1, Decimal("1.00"), D2)], spark_schema(DailySales))
+    audit = ContractAudit(DailySales)
+    write_partitions(sales, storage, DAILY_SALES, days, audit)
+    assert audit.report.failures == {"1997-01-01": {"dt:unique": 1}}
+    # A whole table: a person twice.
+    report = spark.createDataFrame([("00001", Decimal("1.00"), 1, D1, D1)] * 2 + [("00002", Decimal("1.00"), 1, D1, D1)], spark_schema(ReportByPerson))
+    audit = ContractAudit(ReportByPerson, partitioned=False)
+    assert write_table(report, storage, REPORT_BY_PERSON, audit) == 3
+    assert audit.report.failures == {"all": {"ID_PERSONA:unique": 1}}
+    assert not any(storage.fs.exists(storage.table_uri(t)) for t in (PURCHASES, DAILY_SALES, REPORT_BY_PERSON))
+    assert driver_counts == ([["ID_TRANSACCION"], ["dt"], ["ID_PERSONA"]] if prover == "driver" else [])
+
+
+def test_staged_files_count_keys_of_several_columns(tmp_path):
+    for name, rows in {"a": [(1, "x"), (1, "y"), (1, "x")], "b": [(2, "x")]}.items():
+        pq.write_table(pyarrow.table({"n": [r[0] for r in rows], "s": [r[1] for r in rows]}), tmp_path / f"{name}.parquet")
+    files = StagedFiles(fsspec.filesystem("file"), {"p": [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], "q": []})
+    assert files.distinct_keys(["n", "s"]) == {"p": 3, "q": 0}
+    assert files.distinct_keys(["s"]) == {"p": 2, "q": 0}
+    assert files.as_one().distinct_keys(["n"]) == {"all": 2}

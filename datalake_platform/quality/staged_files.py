@@ -1,0 +1,49 @@
+"""A write's staged parquet files, read on the driver with pyarrow: for proofs quicker there than
+a Spark job, where Spark runs in the same process anyway (see `ContractAudit`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from datalake_platform.lake.tables import PARTITION_COLUMN
+
+THREADS = 4  # pyarrow decodes outside the GIL: a few partitions at once
+
+
+@dataclass(frozen=True)
+class StagedFiles:
+    """A write's staged parquet files per partition (a day, or "all"), which the driver can read."""
+
+    fs: fsspec.AbstractFileSystem
+    by_partition: Mapping[str, list[str]]
+
+    def as_one(self) -> StagedFiles:
+        """All the files as one partition, "all"."""
+        return StagedFiles(self.fs, {"all": [f for files in self.by_partition.values() for f in files]})
+
+    def distinct_keys(self, columns: list[str]) -> dict[str, int]:
+        """Per partition, exactly how many distinct values of `columns` its files hold (null is one
+        value). The partition column, which is in the folder's name, is one value per partition."""
+        in_files = [c for c in columns if c != PARTITION_COLUMN]
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            counted = pool.map(lambda files: self._distinct(files, in_files), self.by_partition.values())
+            return dict(zip(self.by_partition, counted))
+
+    def _distinct(self, files: list[str], columns: list[str]) -> int:
+        tables = []
+        for name in files:
+            with self.fs.open(name, "rb") as fh:
+                tables.append(pq.ParquetFile(fh).read(columns=columns))
+        keys = pa.concat_tables(tables) if tables else None
+        if keys is None or not columns:
+            return min(keys.num_rows if keys is not None else 0, 1)
+        if len(columns) == 1:
+            return len(pc.unique(keys.column(0)))
+        return keys.group_by(columns).aggregate([]).num_rows
