@@ -102,6 +102,21 @@ class LakeStorage(ABC):
             with self.fs.open(f"{folder}/part-empty-{uuid.uuid4().hex}.parquet", "wb") as fh:
                 pq.write_table(schema.empty_table(), fh)
 
+    def empty_partitions(self, ref: TableRef, days: list[str], schema: pa.Schema) -> list[str]:
+        """Make each of `days` an empty partition of `ref` where it is not one already (a partition
+        holding rows is replaced, a missing one created, atomically as commits are); the days changed."""
+        present = set(self.list_partitions(ref))
+        rows = self.parquet_row_counts(self.table_uri(ref), sorted(present.intersection(days)))
+        changed = [d for d in days if rows.get(d, 1)]  # holding rows, or missing
+        if changed:
+            staging = self.staging_uri(ref)
+            try:
+                self.stage_empty_partitions(staging, changed, schema)
+                self.commit_partitions(ref, staging, changed)
+            finally:
+                self.discard(staging)
+        return changed
+
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
         """The complete data files of the given days, skipping in-progress and hidden files."""
         files = []

@@ -112,6 +112,16 @@ def write_partitions(
     return counts
 
 
+def clear_partitions(schema: StructType, storage: LakeStorage, ref: TableRef, days: list[str]) -> dict[str, int]:
+    """What `write_partitions` of no rows leaves (each day an empty partition), without Spark, and
+    touching only the days that are not empty already; rows per day (none)."""
+    data_columns = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
+    cleared = storage.empty_partitions(ref, days, to_arrow_schema(data_columns, timezone="UTC"))
+    if cleared:
+        _publish(storage, ref, schema, cleared)
+    return dict.fromkeys(days, 0)
+
+
 def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit | None = None) -> int:
     """Replace the whole unpartitioned table `ref` with `df`; returns its row count.
 

@@ -1,11 +1,11 @@
 """The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
 
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import dagster as dg
-from pyspark.sql import Observation
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.transactions import transforms
@@ -25,11 +25,12 @@ from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
 from datalake_platform.ingestion.records import count_landing, per_day, read_records, rescued_columns, unreadable_files
+from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table, write_partitions, write_table
+from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
 MAX_LISTED = 100  # files named in metadata; the manifest has them all
 
@@ -84,12 +85,7 @@ def universal_purchases(
     kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
     yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
     records = per_day(files, counted.records)
-    seen = Observation("rejected purchases")
-    rejects = transforms.classify_purchases(read([f for f in files if kept[f.day] < records.get(f.day, 0)]))
-    rejected = write_partitions(
-        transforms.rejected_purchases(rejects.observe(seen, *transforms.rejection_metrics())), storage, PURCHASES.quarantine(), days
-    )
-    metrics = seen.get
+    rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
     bad_files = set(metrics["rejected_files"])
     rescued = rescued_columns(read_table(session, storage, PURCHASES, spark_schema(Purchases), days), RESCUED_DATA)
     manifest.write(storage, LANDING_PURCHASES, days, entries)
@@ -109,6 +105,20 @@ def universal_purchases(
             rescued_columns=dg.MetadataValue.json(rescued),
         )
     )
+
+
+def _quarantine(
+    storage: LakeStorage, days: list[str], suspects: list[LandingFile], read: Callable[[list[LandingFile]], DataFrame]
+) -> tuple[dict[str, int], dict]:
+    """The rejected rows of `suspects` (the files of the days that kept fewer rows than they have
+    records), written to quarantine: rows per day, and rows per reason. With no suspects no Spark
+    job runs: quarantine's partitions of the days are made empty, where they are not already."""
+    seen = Observation("rejected purchases")
+    rejects = transforms.rejected_purchases(transforms.classify_purchases(read(suspects)).observe(seen, *transforms.rejection_metrics()))
+    if not suspects:
+        nothing = {"rejected_files": [], **dict.fromkeys(transforms.REASONS, 0)}
+        return clear_partitions(rejects.schema, storage, PURCHASES.quarantine(), days), nothing
+    return write_partitions(rejects, storage, PURCHASES.quarantine(), days), seen.get
 
 
 @dg.asset(

@@ -112,6 +112,23 @@ def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake
     assert (conservation["landing_rows"].value, conservation["universal_rows"].value, conservation["quarantine_rows"].value) == (14, 3, 11)
 
 
+def test_a_rerun_that_rejects_nothing_empties_the_days_quarantine(lake):
+    """Without rejected rows no Spark job writes quarantine: its partition is emptied (or created
+    empty, with its columns), so no stale rejects stay behind."""
+    land(lake, DAY, "orders.csv", f"{HEADER}\n00001,19970102,1,1.00\n,19970102,1,5.00\n")
+    assert materialize(lake, UNIVERSAL, partition_key=DAY).success
+    assert list(_quarantine(lake).line_number) == [3]
+    land(lake, DAY, "orders.csv", f"{HEADER}\n00001,19970102,1,1.00\n00002,19970102,1,5.00\n")  # corrected by its sender
+    land(lake, "1997-01-03", "orders.csv", f"{HEADER}\n00003,19970103,1,2.00\n")
+    result = materialize(lake, UNIVERSAL, tags={"dagster/asset_partition_range_start": DAY, "dagster/asset_partition_range_end": "1997-01-03"})
+    assert result.success and _metadata(result)["quarantined_rows"] == 0
+    assert sorted(_universal(lake).ID_PERSONA) == ["00001", "00002"]
+    for day in (DAY, "1997-01-03"):
+        emptied = _quarantine(lake, day)
+        assert len(emptied) == 0 and list(emptied.columns) == ["source_file", "line_number", "raw_line", "raw_bytes", "reason"]
+    assert check_results(result)[f"{UNIVERSAL}:nothing_lost"].passed
+
+
 def test_schema_drift_extra_columns_are_rescued_and_a_missing_column_quarantines_the_file(lake):
     """Columns by header name in any order; unknown ones kept as JSON in _rescued_data and reported."""
     land(lake, DAY, "plain.csv", f"{HEADER}\n00001,19970102,1,1.00\n")
