@@ -30,6 +30,8 @@ BAD_FILES = {
     "amounts.csv": (HEADER + b"00001,19970102,1,-1.00\n00001,19970102,1,99999999999.99\n00001,19970102,1,1.001\n",
                     {2: "negative_amount", 3: "unparseable_amount", 4: "unparseable_amount"}),
     "blank_person.csv": (HEADER + b" ,19970102,1,1.00\n,19970102,1,1.00\n", {2: "missing_person", 3: "missing_person"}),
+    # Whitespace inside an id (spaces around it are trimmed): a tab, a space, a form feed.
+    "malformed_person.csv": (HEADER + b"00001\t,19970102,1,1.00\n000 02,19970102,1,1.00\n\x0c00003,19970102,1,1.00\n", {2: "malformed_person", 3: "malformed_person", 4: "malformed_person"}),
     "field_counts.csv": (HEADER + b"00001,19970102,1,1.00,extra\n00001,19970102\n", {2: "wrong_field_count", 3: "wrong_field_count"}),
     "quantities.csv": (HEADER + b"00001,19970102,0,1.00\n00001,19970102,100000,1.00\n00001,19970102,1.5,1.00\n",
                        {2: "quantity_out_of_range", 3: "quantity_out_of_range", 4: "unparseable_quantity"}),

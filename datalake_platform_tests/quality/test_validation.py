@@ -95,6 +95,15 @@ def test_compiled_rules_agree_with_pandera_on_every_column_check(spark):
     assert {f"{col}:{check.split('(')[0]}" for col, check in native_failures} == ours
 
 
+def test_a_person_id_ending_in_a_line_break_breaks_the_contract(spark):
+    """Java's (and Python's) `$` matches before a final line break: the id pattern ends at the very end."""
+    row = lambda i, person: (f"19970101-0123456789ab-{i}", person, D1, 1, Decimal("1.00"), D1)  # noqa: E731
+    df = _purchases(spark, [row(2, "00001\n"), row(3, "00002\r"), row(4, "00003")])
+    assert validate(Purchases, df).failures == {"1997-01-01": {"ID_PERSONA:str_matches": 2}}
+    native = Purchases.validate(df).pandera.errors["DATA"]
+    assert {e["column"] for errors in native.values() for e in errors} == {"ID_PERSONA"}
+
+
 def test_wrong_types_and_missing_columns_are_schema_errors(spark):
     df = spark.createDataFrame([("a", 1)], "ID_TRANSACCION string, ID_PERSONA int")
     report = validate(Purchases, df)

@@ -7,6 +7,9 @@ from datalake_platform.quality.validation import MOSTLY_DISTINCT, SEQUENCED_KEY
 
 MONEY = T.DecimalType(12, 2)
 TRANSACTION_ID = r"^[0-9]{8}-[0-9a-f]{12}-[0-9]+$"  # landing day, file key, line number
+# No whitespace anywhere. `(?![\s\S])` is the very end: `$` would also match before a final line
+# break (in Java, whose regexes check Spark tables, and in Python), letting "00001\r" through.
+PERSON_ID = r"^\S+(?![\s\S])"
 RESCUED_DATA = "_rescued_data"  # as Databricks Auto Loader names it
 
 
@@ -19,7 +22,7 @@ class Purchases(pa.DataFrameModel):
         metadata=SEQUENCED_KEY,
     )
     ID_PERSONA: T.StringType() = pa.Field(
-        str_matches=r"^\S+$", description="customer id, leading zeros kept", metadata=MOSTLY_DISTINCT  # within a day
+        str_matches=PERSON_ID, description="customer id, leading zeros kept", metadata=MOSTLY_DISTINCT  # within a day
     )
     FECHA: T.DateType() = pa.Field(description="purchase date")
     CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")
@@ -42,7 +45,7 @@ PURCHASES_TABLE_RULES = {"FECHA:equals_dt": "FECHA = dt"}
 class ReportByPerson(pa.DataFrameModel):
     """smart/transactions/report_by_person: the reference architecture's amount per person."""
 
-    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
+    ID_PERSONA: T.StringType() = pa.Field(str_matches=PERSON_ID)
     MONTO_TRANSACCIONES: T.DecimalType(22, 2) = pa.Field(ge=0, description="SUM(MONTO)", metadata=MOSTLY_DISTINCT)
     NUM_TRANSACCIONES: T.LongType() = pa.Field(ge=1, description="purchase count")
     PRIMERA_COMPRA: T.DateType() = pa.Field(description="first purchase date")
@@ -74,7 +77,7 @@ class PurchaseFeatures(pa.DataFrameModel):
     """smart/transactions/purchase_features: the checkpointed enrichment pipeline's output, one row per purchase."""
 
     ID_TRANSACCION: T.StringType() = pa.Field(str_matches=TRANSACTION_ID, metadata=SEQUENCED_KEY)
-    ID_PERSONA: T.StringType() = pa.Field(str_matches=r"^\S+$")
+    ID_PERSONA: T.StringType() = pa.Field(str_matches=PERSON_ID)
     FECHA: T.DateType() = pa.Field()
     features: T.ArrayType(T.DoubleType()) = pa.Field(description="f1..f34 of transactions.enrichment, in order")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -11,6 +13,7 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
+WHITESPACE = " \t\n\x0b\f\r"  # what regex `\s` means to Java: a person id holds none (see schemas.PERSON_ID)
 
 # Values of a landing file's day, computed once per file by the reader (`read_records(...,
 # per_file=per_file())`) instead of once per row: the day as a date and as YYYYMMDD, and the
@@ -45,6 +48,7 @@ def per_file() -> dict[str, Column]:
 # about the file and record (see ingestion.records), the others are the rules of a purchase.
 PURCHASE_REASONS = (
     "missing_person",
+    "malformed_person",
     "unparseable_date",
     "date_outside_partition",
     "unparseable_quantity",
@@ -69,8 +73,10 @@ def transaction_id() -> Column:
 
 def _reasons() -> list[tuple[str, Column]]:
     date, quantity, amount = F.col("_date"), F.col("_quantity"), F.col("_amount_text")
+    person = F.col("_person")
     broken = [
-        F.coalesce("_person", F.lit("")) == "",
+        F.coalesce(person, F.lit("")) == "",
+        reduce(Column.__or__, [person.contains(c) for c in WHITESPACE]),  # a plain search: no regex per row
         date.isNull(),
         date != F.col("_day"),
         quantity.isNull(),
