@@ -26,7 +26,6 @@ from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.lake.tables import TableRef, partition_folder
 
 DUPLICATE_FILE = "duplicate_file"
-IO_THREADS = 8  # a small file per day: on an object store each is a round trip
 
 
 @dataclass(frozen=True)
@@ -127,18 +126,16 @@ def read(storage: LakeStorage, landing: TableRef) -> list[Entry]:
 
     def read_file(name: str) -> pa.Table:
         with storage.fs.open(name, "rb") as fh:
-            return _conformed(pq.ParquetFile(fh).read())  # 2x quicker than pq.read_table
+            return pq.ParquetFile(fh).read()  # 2x quicker than pq.read_table
 
-    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=storage.io_threads) as pool:
         tables = list(pool.map(read_file, storage.partition_files(ref, storage.list_partitions(ref))))
-    return [Entry(**row) for row in pa.concat_tables(tables).to_pylist()] if tables else []
+    return [Entry(**row) for row in _conformed(tables).to_pylist()] if tables else []
 
 
-def _conformed(table: pa.Table) -> pa.Table:
-    """A manifest file's table in today's `SCHEMA`: a column older manifests lack is null."""
-    for column in SCHEMA:
-        if column.name not in table.column_names:
-            table = table.append_column(column, pa.nulls(len(table), column.type))
+def _conformed(tables: list[pa.Table]) -> pa.Table:
+    """The manifest's files as one table in today's `SCHEMA`: a column older files lack is null."""
+    table = pa.concat_tables([SCHEMA.empty_table(), *tables], promote_options="permissive")
     return table.select(SCHEMA.names).cast(SCHEMA)
 
 
@@ -158,7 +155,7 @@ def write(storage: LakeStorage, landing: TableRef, days: list[str], entries: lis
             pq.write_table(pa.Table.from_pylist(by_day[day], schema=SCHEMA), fh)
 
     try:
-        with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=storage.io_threads) as pool:
             list(pool.map(write_day, days))
         storage.commit_partitions(ref, staging, days)
     finally:

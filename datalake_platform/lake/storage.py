@@ -52,6 +52,9 @@ class LakeStorage(ABC):
     # Called as catalog(ref, spark_schema, days or None) after each committed table write, to
     # publish it to SQL engines (catalog.resource.Publisher); the lake resource sets it.
     catalog: Callable | None = None
+    # Threads for many small reads or writes (a manifest's file per day): on an object store
+    # each is a round trip, and they overlap.
+    io_threads = 8
 
     def __init__(self, root: str):
         self.root = root.rstrip("/")
@@ -225,6 +228,8 @@ class LakeStorage(ABC):
 
 class LocalLakeStorage(LakeStorage):
     """A lake in a local folder. Commits are directory renames, which POSIX makes atomic."""
+
+    io_threads = 1  # a local file is read in microseconds: threads only contend for the GIL (2x slower)
 
     def __init__(self, root: str):
         super().__init__(str(Path(root).expanduser().resolve()))
