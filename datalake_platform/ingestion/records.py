@@ -21,8 +21,8 @@ from datalake_platform.ingestion.layout import field, position, rescued
 from datalake_platform.ingestion.text import (
     COMPRESSION_SUFFIXES, check_file_keys, file_key, landing_text, relative, source_file,
 )
-from datalake_platform.lake.storage import LandingFile
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.storage import LakeStorage, LandingFile
+from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
 
 __all__ = [
     "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",
@@ -167,11 +167,13 @@ def quarantined(rejected: DataFrame) -> DataFrame:
     )
 
 
-def rescued_columns(rows: DataFrame, column: str) -> list[str]:
-    """The landing columns whose values `rows` keep as JSON in `column` (see `read_records`).
-
-    Only rows that rescued something are read: parquet's null counts let Spark skip the rest.
-    """
+def rescued_columns(spark: SparkSession, storage: LakeStorage, ref: TableRef, days: list[str], column: str) -> list[str]:
+    """The landing columns whose values the rows of `ref`'s `days` keep as JSON in `column` (see
+    `read_records`). Only the files whose footers say they rescued something are read, if any."""
+    files = storage.files_with_values(storage.partition_files(ref, days), column)
+    if not files:
+        return []
+    rows = spark.read.parquet(*files).select(column)
     keys = rows.where(F.col(column).isNotNull()).select(F.explode(F.json_object_keys(column)).alias("key")).distinct()
     return sorted(r.key for r in keys.collect())
 

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +192,25 @@ class LakeStorage(ABC):
             with self.fs.open(name, "rb") as fh:
                 total += pq.ParquetFile(fh).metadata.num_rows
         return total
+
+    def files_with_values(self, files: list[str], column: str) -> list[str]:
+        """Those parquet `files` whose footers do not say that `column` is null in every row."""
+
+        def has_values(name: str) -> bool:
+            with self.fs.open(name, "rb") as fh:
+                meta = pq.ParquetFile(fh).metadata
+            names = meta.schema.names
+            if column not in names:
+                return False
+            i = names.index(column)
+            for g in range(meta.num_row_groups):
+                stats = meta.row_group(g).column(i).statistics
+                if stats is None or not stats.has_null_count or stats.null_count < meta.row_group(g).num_rows:
+                    return True
+            return False
+
+        with ThreadPoolExecutor(max_workers=self.io_threads) as pool:
+            return [f for f, keep in zip(files, pool.map(has_values, files)) if keep]
 
     def table_rows(self, ref: TableRef) -> int:
         """Rows of a parquet table, all partitions, from the footers."""

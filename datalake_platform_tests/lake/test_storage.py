@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from datalake_platform.lake.storage import is_data_file
 from datalake_platform.lake.tables import TableRef, Zone
 
@@ -88,3 +91,17 @@ def test_table_rows_are_read_from_parquet_footers(lake):
     lake.commit_table(report, str(staged))
     assert lake.table_rows(report) == 2
     assert lake.table_rows(TableRef(Zone.SMART, "demo", "absent")) == 0
+
+
+def test_footers_tell_which_files_hold_values_of_a_column(lake, tmp_path):
+    """A column null in every row of a file (by its footer's statistics) needs no reading there."""
+    tables = {
+        "values.parquet": pa.table({"x": [1, 2], "rescued": [None, '{"a": "1"}']}),
+        "nulls.parquet": pa.table({"x": [1, 2], "rescued": pa.array([None, None], pa.string())}),
+        "without.parquet": pa.table({"x": [1]}),
+        "no_stats.parquet": pa.table({"x": [1], "rescued": pa.array([None], pa.string())}),
+    }
+    for name, table in tables.items():
+        pq.write_table(table, tmp_path / name, write_statistics=name != "no_stats.parquet")
+    files = [str(tmp_path / name) for name in tables]
+    assert lake.files_with_values(files, "rescued") == [str(tmp_path / "values.parquet"), str(tmp_path / "no_stats.parquet")]

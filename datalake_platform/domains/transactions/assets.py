@@ -87,7 +87,7 @@ def universal_purchases(
     records = per_day(files, counted.records)
     rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
     bad_files = set(metrics["rejected_files"])
-    rescued = rescued_columns(read_table(session, storage, PURCHASES, spark_schema(Purchases), days), RESCUED_DATA)
+    rescued = rescued_columns(session, storage, PURCHASES, days, RESCUED_DATA)
     manifest.write(storage, LANDING_PURCHASES, days, entries)
     add_partition_row_counts(context, kept)
     yield dg.MaterializeResult(
