@@ -82,7 +82,25 @@ def test_a_remote_materialization_reports_what_a_local_one_does(request, store, 
 
 
 NEW_DAY = "1997-01-03"
-BROKEN_LINE = "7 8,19970103,1,1.00"  # a customer id with a space: parses, passes quarantine, breaks the contract (^\S+$)
+BROKEN_PERSON = "78"
+# A transform bug planted in the remote job alone: Python runs `sitecustomize` at start, found on the
+# PYTHONPATH spark-submit is given. Landing data cannot break the contract (every row rule is a
+# quarantine reason): only a bug can, and the contract is there to stop it.
+PLANTED_BUG = f"""
+import datalake_platform.domains.transactions.transforms as transforms
+from pyspark.sql import functions as F
+
+_purchases = transforms.purchases
+
+
+def purchases(classified):
+    rows = _purchases(classified)
+    person = F.col("ID_PERSONA")
+    return rows.withColumn("ID_PERSONA", F.when(person == "{BROKEN_PERSON}", F.lit("7 8")).otherwise(person))
+
+
+transforms.purchases = purchases
+"""
 
 
 def _day(storage, day: str) -> pd.DataFrame:
@@ -91,14 +109,16 @@ def _day(storage, day: str) -> pd.DataFrame:
     return pd.read_parquet(path, filesystem=storage.fs).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
-def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(cdnow, s3_lake):
-    """A real failure under spark-submit: the contract fails on the cluster's staged write. The step
-    fails with the cluster's error, the failed check comes back through Pipes, and the lake keeps
-    its previous version (no new day, the old days unchanged)."""
+def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(cdnow, s3_lake, tmp_path, monkeypatch):
+    """A real failure under spark-submit: a bug in the job's transform breaks the contract on the
+    cluster's staged write. The step fails with the cluster's error, the failed check comes back
+    through Pipes, and the lake keeps its previous version (no new day, the old days unchanged)."""
     landed = _land(s3_lake, cdnow)
     assert _materialize(s3_lake, assets.universal_purchases).success  # the previous version (this process's Spark)
     before = {day: _day(s3_lake, day) for day in DAYS}
-    land(s3_lake, NEW_DAY, "broken.csv", "customer_id,date,number_of_cds,dollar_value\n" + "\n".join([*cdnow[NEW_DAY], BROKEN_LINE]) + "\n")
+    land(s3_lake, NEW_DAY, "more.csv", "customer_id,date,number_of_cds,dollar_value\n" + "\n".join([*cdnow[NEW_DAY], f"{BROKEN_PERSON},19970103,1,1.00"]) + "\n")
+    (tmp_path / "sitecustomize.py").write_text(PLANTED_BUG)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
 
     compute = SparkSubmitCompute(lake=LakeResource(root=s3_lake.location), master="local[1]", jars=connector_jars("s3"),
                                  spark_conf={"spark.sql.shuffle.partitions": "2"})
