@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -18,7 +19,7 @@ from pyspark.sql.types import StructType
 
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
-from datalake_platform.quality.validation import StagedFiles
+from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.spark.session import runs_in_process
 
 
@@ -100,9 +101,7 @@ def write_partitions(
             .partitionBy(PARTITION_COLUMN)
             .parquet(staging),
         )
-        data_columns = StructType([f for f in df.schema.fields if f.name != PARTITION_COLUMN])
-        # Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC).
-        storage.stage_empty_partitions(staging, days, to_arrow_schema(data_columns, timezone="UTC"))
+        storage.stage_empty_partitions(staging, days, _file_schema(df.schema))
         counts = storage.parquet_row_counts(staging, days)
         if _passes(audit, df, storage, staging, counts):
             storage.commit_partitions(ref, staging, days)
@@ -115,8 +114,7 @@ def write_partitions(
 def clear_partitions(schema: StructType, storage: LakeStorage, ref: TableRef, days: list[str]) -> dict[str, int]:
     """What `write_partitions` of no rows leaves (each day an empty partition), without Spark, and
     touching only the days that are not empty already; rows per day (none)."""
-    data_columns = StructType([f for f in schema.fields if f.name != PARTITION_COLUMN])
-    cleared = storage.empty_partitions(ref, days, to_arrow_schema(data_columns, timezone="UTC"))
+    cleared = storage.empty_partitions(ref, days, _file_schema(schema))
     if cleared:
         _publish(storage, ref, schema, cleared)
     return dict.fromkeys(days, 0)
@@ -137,6 +135,12 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     finally:
         storage.discard(staging)
     return rows
+
+
+def _file_schema(schema: StructType) -> pa.Schema:
+    """The arrow schema of a partitioned table's files: its columns but the partition column.
+    Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC)."""
+    return to_arrow_schema(StructType([f for f in schema.fields if f.name != PARTITION_COLUMN]), timezone="UTC")
 
 
 def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list[str] | None) -> None:
