@@ -17,9 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
@@ -106,16 +108,17 @@ class LakeStorage(ABC):
             with self.fs.open(f"{folder}/part-empty-{uuid.uuid4().hex}.parquet", "wb") as fh:
                 pq.write_table(schema.empty_table(), fh)
 
-    def empty_partitions(self, ref: TableRef, days: list[str], schema: pa.Schema) -> list[str]:
+    def empty_partitions(self, ref: TableRef, days: list[str], schema: Callable[[], pa.Schema]) -> list[str]:
         """Make each of `days` an empty partition of `ref` where it is not one already (a partition
-        holding rows is replaced, a missing one created, atomically as commits are); the days changed."""
+        holding rows is replaced, a missing one created, atomically as commits are); the days
+        changed. `schema` (of the files) is asked for only if there are some."""
         present = set(self.list_partitions(ref))
         rows = self.parquet_row_counts(self.table_uri(ref), sorted(present.intersection(days)))
         changed = [d for d in days if rows.get(d, 1)]  # holding rows, or missing
         if changed:
             staging = self.staging_uri(ref)
             try:
-                self.stage_empty_partitions(staging, changed, schema)
+                self.stage_empty_partitions(staging, changed, schema())
                 self.commit_partitions(ref, staging, changed)
             finally:
                 self.discard(staging)
@@ -191,6 +194,18 @@ class LakeStorage(ABC):
         for name in self.parquet_files(folder):
             with self.fs.open(name, "rb") as fh:
                 total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+
+    def parquet_column_sum(self, folder: str, column: str) -> Any:
+        """SUM(`column`) over the parquet files of one folder, read a batch at a time on the driver:
+        exact for decimals and integers, in constant memory; None when no row holds a value."""
+        total = None
+        for name in self.parquet_files(folder):
+            with self.fs.open(name, "rb") as fh:
+                for batch in pq.ParquetFile(fh).iter_batches(batch_size=1 << 20, columns=[column]):
+                    part = pc.sum(batch.column(0)).as_py()
+                    if part is not None:
+                        total = part if total is None else total + part
         return total
 
     def files_with_values(self, files: list[str], column: str) -> list[str]:

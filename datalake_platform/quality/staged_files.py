@@ -17,6 +17,16 @@ from datalake_platform.lake.tables import PARTITION_COLUMN
 THREADS = 4  # pyarrow decodes outside the GIL: a few partitions at once
 
 
+def _key_memory_pool() -> pa.MemoryPool:
+    """The pool the keys are hashed in. Arrow's default (mimalloc) hands a hash table's pages back
+    and faults them in again: counting a report's 2.5M keys took 0.8 s with it, 0.33 s with
+    jemalloc (or the system's allocator, where Arrow was built without jemalloc)."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
 @dataclass(frozen=True)
 class StagedFiles:
     """A write's staged parquet files per partition (a day, or "all"), which the driver can read."""
@@ -45,5 +55,5 @@ class StagedFiles:
         if keys is None or not columns:
             return min(keys.num_rows if keys is not None else 0, 1)
         if len(columns) == 1:
-            return len(pc.unique(keys.column(0)))
+            return len(pc.unique(keys.column(0), memory_pool=_key_memory_pool()))
         return keys.group_by(columns).aggregate([]).num_rows

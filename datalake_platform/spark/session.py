@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
@@ -93,6 +94,23 @@ def get_or_create_connect_session(remote: str, app_name: str = "datalake_platfor
             session.conf.set(key, BASE_CONF[key])
         _session = session
         return session
+
+
+@contextmanager
+def sql_conf(spark: SparkSession, conf: Mapping[str, str]) -> Iterator[None]:
+    """SQL settings for the queries run inside only (Spark has no per-query settings): set on the
+    session, then put back as they were."""
+    previous = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def runs_in_process(spark: SparkSession) -> bool:

@@ -8,6 +8,7 @@ and whole.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -111,12 +112,16 @@ def write_partitions(
     return counts
 
 
-def clear_partitions(schema: StructType, storage: LakeStorage, ref: TableRef, days: list[str]) -> dict[str, int]:
+def clear_partitions(
+    schema: Callable[[], StructType], storage: LakeStorage, ref: TableRef, days: list[str]
+) -> dict[str, int]:
     """What `write_partitions` of no rows leaves (each day an empty partition), without Spark, and
-    touching only the days that are not empty already; rows per day (none)."""
-    cleared = storage.empty_partitions(ref, days, _file_schema(schema))
+    touching only the days that are not empty already; rows per day (none). `schema` (the rows'
+    Spark schema) is asked for only if a day must change, and once."""
+    schema = functools.cache(schema)
+    cleared = storage.empty_partitions(ref, days, lambda: _file_schema(schema()))
     if cleared:
-        _publish(storage, ref, schema, cleared)
+        _publish(storage, ref, schema(), cleared)
     return dict.fromkeys(days, 0)
 
 

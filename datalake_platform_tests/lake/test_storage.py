@@ -105,3 +105,19 @@ def test_footers_tell_which_files_hold_values_of_a_column(lake, tmp_path):
         pq.write_table(table, tmp_path / name, write_statistics=name != "no_stats.parquet")
     files = [str(tmp_path / name) for name in tables]
     assert lake.files_with_values(files, "rescued") == [str(tmp_path / "values.parquet"), str(tmp_path / "no_stats.parquet")]
+
+
+def test_a_column_is_summed_exactly_from_the_files_of_a_folder(lake, tmp_path):
+    """Decimals stay exact across files and batches; nulls add nothing; no value at all is None."""
+    from decimal import Decimal
+
+    money = pa.decimal128(22, 2)
+    pq.write_table(pa.table({"m": pa.array([Decimal("0.10"), None, Decimal("12345678901234.99")], money)}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"m": pa.array([Decimal("0.20")] * 3000, money)}), tmp_path / "b.parquet", row_group_size=1000)
+    (tmp_path / "_SUCCESS").write_text("")  # not data
+    assert lake.parquet_column_sum(str(tmp_path), "m") == Decimal("12345678901234.99") + Decimal("0.10") + Decimal("600.00")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pq.write_table(pa.table({"m": pa.array([None], money)}), empty / "a.parquet")
+    assert lake.parquet_column_sum(str(empty), "m") is None
+    assert lake.parquet_column_sum(str(tmp_path / "absent"), "m") is None
