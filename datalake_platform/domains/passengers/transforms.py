@@ -32,7 +32,7 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
         per_file.select(
             "source_file",
             (F.lower(F.regexp_replace(F.col("lines")[0], r"\s", "")) == expected).alias("header_ok"),
-            F.posexplode("lines").alias("pos", "raw_line"),
+            F.posexplode_outer("lines").alias("pos", "raw_line"),  # see ingestion.text.numbered_lines
         )
         .where((F.col("pos") > 0) & (F.trim("raw_line") != ""))
         .select(

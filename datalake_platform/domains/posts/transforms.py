@@ -24,8 +24,8 @@ def _numbered_lines(per_file: DataFrame, keep: tuple[str, ...] = ()) -> DataFram
     """One row per non-blank line of each file (`path`, `value`): source_file, line_number (1-based), raw_line, *keep."""
     lines = F.split(F.regexp_replace("value", "^\ufeff", ""), "\n")
     return (
-        per_file.select(*keep, F.regexp_extract("path", r"([^/]+)$", 1).alias("source_file"), F.posexplode(lines).alias("pos", "raw_line"))
-        .where(F.trim("raw_line") != "")
+        per_file.select(*keep, F.regexp_extract("path", r"([^/]+)$", 1).alias("source_file"), F.posexplode_outer(lines).alias("pos", "raw_line"))
+        .where(F.trim("raw_line") != "")  # also drops an empty file's null row (see ingestion.text.numbered_lines)
         .select(
             "source_file", (F.col("pos") + 1).cast("int").alias("line_number"),
             F.regexp_replace("raw_line", "\r$", "").alias("raw_line"), *keep,
