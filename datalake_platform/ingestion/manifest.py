@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 import pyarrow as pa
@@ -139,8 +141,21 @@ def _conformed(tables: list[pa.Table]) -> pa.Table:
     return table.select(SCHEMA.names).cast(SCHEMA)
 
 
-def write(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> None:
-    """Replace the manifest partitions of `days` with `entries` (a day with none becomes empty)."""
+@contextmanager
+def staged_meanwhile(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> Iterator[Callable[[], None]]:
+    """Replace the manifest partitions of `days` with `entries` (a day with none becomes empty): the
+    files are written by a driver thread while the caller works (Spark writing the rows they
+    describe), and committed when the caller calls what this yields; discarded if it does not."""
+    with ThreadPoolExecutor(max_workers=1) as driver:
+        staging = driver.submit(stage, storage, landing, days, entries)
+        try:
+            yield lambda: storage.commit_partitions(landing.manifest(), staging.result(), days)
+        finally:
+            storage.discard(staging.result())
+
+
+def stage(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> str:
+    """The manifest partitions of `days` written into a fresh staging folder; its URI."""
     ref = landing.manifest()
     staging = storage.staging_uri(ref)
     by_day: dict[str, list[dict]] = {day: [] for day in days}
@@ -157,6 +172,7 @@ def write(storage: LakeStorage, landing: TableRef, days: list[str], entries: lis
     try:
         with ThreadPoolExecutor(max_workers=storage.io_threads) as pool:
             list(pool.map(write_day, days))
-        storage.commit_partitions(ref, staging, days)
-    finally:
+    except BaseException:
         storage.discard(staging)
+        raise
+    return staging

@@ -2,6 +2,7 @@
 
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import dagster as dg
@@ -65,30 +66,32 @@ def universal_purchases(
     days = run_days(context)
     session, storage = spark.session(), lake.storage
     files = storage.list_landing_files(LANDING_PURCHASES, days)
-    entries = manifest.judge(storage, LANDING_PURCHASES, days, files)
-    duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
-    context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
     unreadable = unreadable_files(session, files)
     for name, error in unreadable.items():
         context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
     # Landing's records are counted first, by other readers than ingestion's (for `nothing_lost`,
-    # through the manifest), which also finds the files with quotes. One pass then parses every
-    # line and writes the good rows; days that kept fewer rows than they have records are read
-    # again, to write their rejected rows to quarantine.
-    counted = count_landing(session, files, unreadable)
-    entries = [replace(e, records=counted.records[e.source_file]) for e in entries]
+    # through the manifest), which also finds the files with quotes; the manifest judges the files
+    # meanwhile. One pass then parses every line and writes the good rows; days that kept fewer
+    # rows than they have records are read again, to write their rejected rows to quarantine.
+    with ThreadPoolExecutor(max_workers=1) as driver:
+        judged = driver.submit(manifest.judge, storage, LANDING_PURCHASES, days, files)
+        counted = count_landing(session, files, unreadable)
+        entries = [replace(e, records=counted.records[e.source_file]) for e in judged.result()]
+    duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
+    context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
     read = lambda chosen: read_records(  # noqa: E731
         session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=counted.quoted,
         per_file=transforms.per_file(),
     )
     audit = PURCHASES_CONTRACT.audit(context)
-    kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
-    yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
-    records = per_day(files, counted.records)
-    rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
+    with manifest.staged_meanwhile(storage, LANDING_PURCHASES, days, entries) as publish_manifest:
+        kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
+        yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
+        records = per_day(files, counted.records)
+        rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
+        publish_manifest()
     bad_files = set(metrics["rejected_files"])
     rescued = rescued_columns(session, storage, PURCHASES, days, RESCUED_DATA)
-    manifest.write(storage, LANDING_PURCHASES, days, entries)
     add_partition_row_counts(context, kept)
     yield dg.MaterializeResult(
         metadata=table_metadata(
