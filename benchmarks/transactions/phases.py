@@ -26,7 +26,7 @@ from datalake_platform.spark.session import get_or_create_session
 SECONDS: collections.Counter[str] = collections.Counter()
 TIMED = [
     (assets, ["count_landing", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"]),
-    (assets.manifest, ["judge", "write"]),
+    (assets.manifest, ["judge", "stage"]),
     (checks, ["balance"]),
     (tables, ["_passes"]),
     (validation.ContractAudit, ["verify", "_repeated_keys"]),
