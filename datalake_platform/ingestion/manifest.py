@@ -113,7 +113,7 @@ def _sha256(storage: LakeStorage, uri: str) -> str | None:
 
 def recorded_records(storage: LakeStorage, landing: TableRef, files: list[LandingFile]) -> dict[str, int]:
     """The data records of those `files` whose manifest entry was counted from the same version."""
-    recorded = {e.source_file: e for e in read(storage, landing)}
+    recorded = {e.source_file: e for e in read(storage, landing, sorted({f.day for f in files}))}
     counted = {}
     for f in files:
         e = recorded.get(f.relative_path)
@@ -122,16 +122,19 @@ def recorded_records(storage: LakeStorage, landing: TableRef, files: list[Landin
     return counted
 
 
-def read(storage: LakeStorage, landing: TableRef) -> list[Entry]:
-    """Every entry of the manifest, all days (a small file per day, read by a few threads)."""
+def read(storage: LakeStorage, landing: TableRef, days: list[str] | None = None) -> list[Entry]:
+    """The manifest's entries of `days` (of all days by default), a small file per day, read by
+    a few threads. A day's entries are those of its landing files."""
     ref = landing.manifest()
+    present = storage.list_partitions(ref)
+    chosen = present if days is None else sorted(set(present).intersection(days))
 
     def read_file(name: str) -> pa.Table:
         with storage.fs.open(name, "rb") as fh:
             return pq.ParquetFile(fh).read()  # 2x quicker than pq.read_table
 
     with ThreadPoolExecutor(max_workers=storage.io_threads) as pool:
-        tables = list(pool.map(read_file, storage.partition_files(ref, storage.list_partitions(ref))))
+        tables = list(pool.map(read_file, storage.partition_files(ref, chosen)))
     return [Entry(**row) for row in _conformed(tables).to_pylist()] if tables else []
 
 
