@@ -72,10 +72,11 @@ def read_records(
     check_file_keys(files)
     unreadable = unreadable or {}
     per_file = per_file or {}
-    unreadable_rows = _unreadable_records(spark, [f for f in files if f.relative_path in unreadable], columns)
-    unreadable_part = unreadable_rows.select("*", *[c.alias(n) for n, c in per_file.items()])
-    # Rows made on the driver are a Python RDD: left out when there are none, it adds no tasks.
-    parts = [unreadable_part] if unreadable else []
+    unreadable_rows = lambda: _unreadable_records(  # noqa: E731
+        spark, [f for f in files if f.relative_path in unreadable], columns
+    ).select("*", *[c.alias(n) for n, c in per_file.items()])
+    # Rows made on the driver are a Python RDD: made only when there are some (or nothing else).
+    parts = [unreadable_rows()] if unreadable else []
     files = [f for f in files if f.relative_path not in unreadable]
     json_files = [f for f in files if jsonlines.is_json_lines(f.name)]
     other = [f for f in files if f not in json_files]
@@ -87,7 +88,7 @@ def read_records(
         parts.append(delimited.quoted_records(landing_text(spark, with_quotes, per_file), columns, delimiter))
     if json_files:
         parts.append(jsonlines.json_records(landing_text(spark, json_files, per_file), columns))
-    records = reduce(DataFrame.unionByName, parts or [unreadable_part])
+    records = reduce(DataFrame.unionByName, parts or [unreadable_rows()])
     return records.select("*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")).drop(
         "_extra_positions"
     )

@@ -30,7 +30,7 @@ from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.session import sql_conf
+from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
 MAX_LISTED = 100  # files named in metadata; the manifest has them all
@@ -167,7 +167,7 @@ def report_by_person(
     session = spark.session()
     purchases = read_table(session, lake.storage, PURCHASES, spark_schema(Purchases))
     audit = REPORT_CONTRACT.audit(context)
-    with sql_conf(session, transforms.REPORT_CONF):
+    with sql_conf(session, FEW_ROWS_PER_GROUP):  # a person has a few purchases
         rows = write_table(transforms.report_by_person(purchases), lake.storage, REPORT_BY_PERSON, audit)
     yield from REPORT_CONTRACT.outcome(audit)
     # The total read back from the published column: observed while writing, it cost the write

@@ -131,12 +131,6 @@ def rejected_purchases(classified: DataFrame) -> DataFrame:
     return quarantined(classified.where(F.col("reason").isNotNull()))
 
 
-# How to run `report_by_person` (see spark.session.sql_conf): a person has a few purchases, so an
-# aggregation before the shuffle would keep nearly every row while building a hash map of them all
-# (~15% of the report at 10M purchases); the rows go straight to the one aggregation after it.
-REPORT_CONF = {"spark.sql.execution.bypassPartialAggregation": "true"}
-
-
 def report_by_person(purchases: DataFrame) -> DataFrame:
     """The reference architecture's report: SUM(MONTO) per person, with count and first/last date."""
     return purchases.groupBy("ID_PERSONA").agg(
