@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.quality import patterns
 from datalake_platform.quality.staged_files import StagedFiles
 
 # A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
@@ -57,7 +58,7 @@ _CHECKS: dict[str, Callable[[Column, Mapping[str, Any]], Column]] = {
     ),
     "isin": lambda c, s: c.isin(list(s["allowed_values"])),
     "notin": lambda c, s: ~c.isin(list(s["forbidden_values"])),
-    "str_matches": lambda c, s: c.rlike(_anchored(s["pattern"])),
+    "str_matches": lambda c, s: patterns.matches(c, _anchored(s["pattern"])),
     "str_contains": lambda c, s: c.rlike(s["pattern"]),
     "str_startswith": lambda c, s: c.startswith(s["string"]),
     "str_endswith": lambda c, s: c.endswith(s["string"]),

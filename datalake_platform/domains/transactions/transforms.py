@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from functools import reduce
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from datalake_platform.domains.transactions.schemas import MONEY, RESCUED_DATA
+from datalake_platform.domains.transactions.schemas import MONEY, PERSON_ID, RESCUED_DATA
 from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
 from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.quality import patterns
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
-WHITESPACE = " \t\n\x0b\f\r"  # what regex `\s` means to Java: a person id holds none (see schemas.PERSON_ID)
 
 # Values of a landing file's day, computed once per file by the reader (`read_records(...,
 # per_file=per_file())`) instead of once per row: the day as a date and as YYYYMMDD, and the
@@ -76,7 +74,7 @@ def _reasons() -> list[tuple[str, Column]]:
     person = F.col("_person")
     broken = [
         F.coalesce(person, F.lit("")) == "",
-        reduce(Column.__or__, [person.contains(c) for c in WHITESPACE]),  # a plain search: no regex per row
+        ~patterns.matches(person, PERSON_ID),  # the contract's own rule (a byte search, no regex)
         date.isNull(),
         date != F.col("_day"),
         quantity.isNull(),
