@@ -3,7 +3,7 @@ a Spark job, where Spark runs in the same process anyway (see `ContractAudit`)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -15,8 +15,6 @@ import pyarrow.parquet as pq
 from datalake_platform.lake.tables import PARTITION_COLUMN
 
 THREADS = 4  # pyarrow decodes outside the GIL: a few partitions at once
-# A partition with more keys than this (a whole table's) has them counted in buckets, in parallel.
-BUCKETED_KEYS = 1_000_000
 
 
 def _key_memory_pool() -> pa.MemoryPool:
@@ -45,31 +43,21 @@ class StagedFiles:
         value). The partition column, which is in the folder's name, is one value per partition."""
         in_files = [c for c in columns if c != PARTITION_COLUMN]
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
-            counted = pool.map(lambda files: self._distinct(files, in_files), self.by_partition.values())
+            if len(self.by_partition) == 1:  # a whole table: its files are read in parallel
+                counted = [self._distinct(files, in_files, pool.map) for files in self.by_partition.values()]
+            else:  # partitions in parallel
+                counted = pool.map(lambda files: self._distinct(files, in_files, map), self.by_partition.values())
             return dict(zip(self.by_partition, counted))
 
-    def _distinct(self, files: list[str], columns: list[str]) -> int:
-        tables = []
-        for name in files:
-            with self.fs.open(name, "rb") as fh:
-                tables.append(pq.ParquetFile(fh).read(columns=columns))
+    def _distinct(self, files: list[str], columns: list[str], read_all: Callable) -> int:
+        tables = list(read_all(lambda name: self._read(name, columns), files))
         keys = pa.concat_tables(tables) if tables else None
         if keys is None or not columns:
             return min(keys.num_rows if keys is not None else 0, 1)
         if len(columns) == 1:
-            return _count_distinct(keys.column(0))
+            return len(pc.unique(keys.column(0), memory_pool=_key_memory_pool()))
         return keys.group_by(columns).aggregate([]).num_rows
 
-
-def _count_distinct(values: pa.ChunkedArray) -> int:
-    """Distinct values, null being one. Many strings are split into buckets by their last character,
-    which equal strings share, and the buckets are counted in parallel: both cores, and hash tables
-    a quarter the size (a report's 2.5M keys: 0.25 s instead of 0.42 s)."""
-    if len(values) <= BUCKETED_KEYS or not pa.types.is_string(values.type):
-        return len(pc.unique(values, memory_pool=_key_memory_pool()))
-    values = values.combine_chunks()
-    bucket = pc.bit_wise_and(pc.dictionary_encode(pc.utf8_slice_codeunits(values, -1)).indices, THREADS - 1)
-    parts = [pc.filter(values, pc.equal(bucket, b)) for b in range(THREADS)]  # a null value is in none
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        counted = pool.map(lambda part: len(pc.unique(part, memory_pool=_key_memory_pool())), parts)
-        return sum(counted) + (values.null_count > 0)
+    def _read(self, name: str, columns: list[str]) -> pa.Table:
+        with self.fs.open(name, "rb") as fh:
+            return pq.ParquetFile(fh).read(columns=columns)

@@ -157,21 +157,3 @@ def test_staged_files_count_keys_of_several_columns(tmp_path):
     assert files.distinct_keys(["s"]) == {"p": 2, "q": 0}
     assert files.as_one().distinct_keys(["n"]) == {"all": 2}
 
-
-def test_many_keys_are_counted_in_buckets_exactly(tmp_path, monkeypatch):
-    """Past `BUCKETED_KEYS`, keys are split by their last character and counted in parallel: repeats
-    in one file or across files, nulls and characters of any width are counted as before."""
-    from datalake_platform.quality import staged_files
-
-    keys = {"a": ["00001", "00011", None, "x日本", "00001", ""], "b": ["00011", "本", None, "y😀", "😀", "0"]}
-    for name, values in keys.items():
-        pq.write_table(pyarrow.table({"k": pyarrow.array(values, pyarrow.string())}), tmp_path / f"{name}.parquet")
-    files = StagedFiles(fsspec.filesystem("file"), {"all": [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]})
-    expected = len(set(keys["a"] + keys["b"]))
-    assert files.distinct_keys(["k"]) == {"all": expected}
-    monkeypatch.setattr(staged_files, "BUCKETED_KEYS", 2)
-    buckets = []
-    unique = staged_files.pc.unique
-    monkeypatch.setattr(staged_files.pc, "unique", lambda values, **kw: buckets.append(len(values)) or unique(values, **kw))
-    assert files.distinct_keys(["k"]) == {"all": expected}
-    assert len(buckets) == staged_files.THREADS and sum(buckets) == 12 - 2  # the nulls are in no bucket

@@ -84,8 +84,10 @@ def universal_purchases(
         per_file=transforms.per_file(),
     )
     audit = PURCHASES_CONTRACT.audit(context)
+    # Planned before the manifest's thread starts: planning is Python too, and they would share the GIL.
+    universal = transforms.purchases(transforms.classify_purchases(read(files)))
     with manifest.staged_meanwhile(storage, LANDING_PURCHASES, days, entries) as publish_manifest:
-        kept = write_partitions(transforms.purchases(transforms.classify_purchases(read(files))), storage, PURCHASES, days, audit)
+        kept = write_partitions(universal, storage, PURCHASES, days, audit)
         yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
         records = per_day(files, counted.records)
         rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
