@@ -156,4 +156,3 @@ def test_staged_files_count_keys_of_several_columns(tmp_path):
     assert files.distinct_keys(["n", "s"]) == {"p": 3, "q": 0}
     assert files.distinct_keys(["s"]) == {"p": 2, "q": 0}
     assert files.as_one().distinct_keys(["n"]) == {"all": 2}
-
