@@ -3,7 +3,7 @@ a Spark job, where Spark runs in the same process anyway (see `ContractAudit`)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -42,22 +42,24 @@ class StagedFiles:
         """Per partition, exactly how many distinct values of `columns` its files hold (null is one
         value). The partition column, which is in the folder's name, is one value per partition."""
         in_files = [c for c in columns if c != PARTITION_COLUMN]
+        read = lambda name: self._read(name, in_files)  # noqa: E731
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             if len(self.by_partition) == 1:  # a whole table: its files are read in parallel
-                counted = [self._distinct(files, in_files, pool.map) for files in self.by_partition.values()]
+                counted = [_distinct(list(pool.map(read, files)), in_files) for files in self.by_partition.values()]
             else:  # partitions in parallel
-                counted = pool.map(lambda files: self._distinct(files, in_files, map), self.by_partition.values())
+                counted = pool.map(lambda files: _distinct([read(f) for f in files], in_files), self.by_partition.values())
             return dict(zip(self.by_partition, counted))
-
-    def _distinct(self, files: list[str], columns: list[str], read_all: Callable) -> int:
-        tables = list(read_all(lambda name: self._read(name, columns), files))
-        keys = pa.concat_tables(tables) if tables else None
-        if keys is None or not columns:
-            return min(keys.num_rows if keys is not None else 0, 1)
-        if len(columns) == 1:
-            return len(pc.unique(keys.column(0), memory_pool=_key_memory_pool()))
-        return keys.group_by(columns).aggregate([]).num_rows
 
     def _read(self, name: str, columns: list[str]) -> pa.Table:
         with self.fs.open(name, "rb") as fh:
             return pq.ParquetFile(fh).read(columns=columns)
+
+
+def _distinct(tables: list[pa.Table], columns: list[str]) -> int:
+    """Distinct values of `columns` in `tables` (one partition's files); null is one value."""
+    keys = pa.concat_tables(tables) if tables else None
+    if keys is None or not columns:
+        return min(keys.num_rows if keys is not None else 0, 1)
+    if len(columns) == 1:
+        return len(pc.unique(keys.column(0), memory_pool=_key_memory_pool()))
+    return keys.group_by(columns).aggregate([]).num_rows
