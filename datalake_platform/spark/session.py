@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from datalake_platform.spark import local_fs
 from datalake_platform.spark.java import require_java
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
@@ -66,21 +67,29 @@ def get_or_create_session(
         builder = SparkSession.builder.appName(app_name)
         if master:  # None: the master spark-submit (or a cloud's launcher) already set
             builder = builder.master(master)
-        quiet = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
-        session_conf = {
-            **BASE_CONF,
-            **({"spark.driver.memory": local_driver_memory()} if (master or "").startswith("local") else {}),
-            "spark.ui.enabled": str(ui_enabled).lower(),
-            **(conf or {}),
-            # The caller's JVM options add to the quiet logging, never replace it.
-            "spark.driver.extraJavaOptions": " ".join(filter(None, [quiet, (conf or {}).get("spark.driver.extraJavaOptions")])),
-        }
-        for key, value in session_conf.items():
+        for key, value in _session_conf((master or "").startswith("local"), conf or {}, ui_enabled).items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel(log_level)
         _session = session
         return session
+
+
+def _session_conf(local: bool, conf: Mapping[str, str], ui_enabled: bool) -> dict[str, str]:
+    """The platform's conf, then the caller's; the caller's JVM options and class path add to the
+    platform's, never replace them."""
+    platform = {
+        **BASE_CONF,
+        **({"spark.driver.memory": local_driver_memory(), **local_fs.session_conf()} if local else {}),
+        "spark.ui.enabled": str(ui_enabled).lower(),
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",  # quiet
+    }
+    merged = {**platform, **conf}
+    for key, separator in (("spark.driver.extraJavaOptions", " "), ("spark.driver.extraClassPath", os.pathsep)):
+        joined = separator.join(filter(None, [platform.get(key), conf.get(key)]))
+        if joined:
+            merged[key] = joined
+    return merged
 
 
 def get_or_create_connect_session(remote: str, app_name: str = "datalake_platform") -> SparkSession:
