@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines
+from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines, without_trailing_cr
 
 OTHER_DELIMITERS = ";\t|"
 QUOTE = '"'
@@ -56,7 +56,7 @@ def quoted_records(per_file: DataFrame, columns: Sequence[str], delimiter: str) 
     return files.select(*carried, "utf8", F.explode("records").alias("record")).select(
         *carried,
         record.line_number.alias("line_number"),
-        F.rtrim(original_bytes(record.raw_line, F.col("utf8")), F.lit("\r")).alias("raw_line"),
+        without_trailing_cr(original_bytes(record.raw_line, F.col("utf8"))).alias("raw_line"),
         record.fields.alias("fields"),
         F.when(record.fields.isNull(), F.lit("malformed_record")).alias("malformed"),
     )

@@ -76,6 +76,12 @@ def original_bytes(line: Column, utf8: Column) -> Column:
     return F.when(utf8, line).otherwise(F.encode(line, "ISO-8859-1").cast("string"))
 
 
+def without_trailing_cr(line: Column) -> Column:
+    """`line` without the CRs that end it (of CRLF line ends). Spark's `rtrim` copies every value
+    it is given, trimmed or not (~7% of ingestion's write); only lines that end in CR go to it."""
+    return F.when(line.endswith("\r"), F.rtrim(line, F.lit("\r"))).otherwise(line)
+
+
 def split_lines(text: Column) -> Column:
     r"""A file's lines, ending in LF or CRLF (CR stripped after the split), or CR alone.
 
@@ -98,7 +104,7 @@ def numbered_lines(per_file: DataFrame, carried: list[str], first: int) -> DataF
     exploded = per_file.select(*carried, "utf8", F.posexplode_outer("lines").alias("pos", "raw_line")).select(
         *carried,
         (F.col("pos") + first).cast("int").alias("line_number"),
-        F.rtrim(original_bytes(F.col("raw_line"), F.col("utf8")), F.lit("\r")).alias("raw_line"),
+        without_trailing_cr(original_bytes(F.col("raw_line"), F.col("utf8"))).alias("raw_line"),
     )
     return exploded.where(F.trim("raw_line") != "")
 

@@ -1,6 +1,7 @@
 """The one-pass Spark validation agrees with pandera's own validation of the same model."""
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import fsspec
@@ -156,3 +157,21 @@ def test_staged_files_count_keys_of_several_columns(tmp_path):
     assert files.distinct_keys(["n", "s"]) == {"p": 3, "q": 0}
     assert files.distinct_keys(["s"]) == {"p": 2, "q": 0}
     assert files.as_one().distinct_keys(["n"]) == {"all": 2}
+
+
+def test_many_text_keys_are_counted_in_buckets_alike(tmp_path, monkeypatch):
+    """Above `BUCKETED_KEYS` a whole table's text keys are counted in buckets by their last byte, in
+    parallel: the same counts as one count of them all, nulls (one value) and empty text included."""
+    from datalake_platform.quality import staged_files
+
+    values = ["a", "b", "", None, "ab", "ba", "a", None, "", "é", "xé", "é", "a\x00", "a"]
+    for i in range(3):  # several files, so several chunks
+        pq.write_table(pyarrow.table({"k": values[i::3]}), tmp_path / f"{i}.parquet")
+    files = StagedFiles(fsspec.filesystem("file"), {"all": [str(tmp_path / f"{i}.parquet") for i in range(3)]})
+    expected = len(set(values))  # None counted once
+    assert files.distinct_keys(["k"]) == {"all": expected}
+    monkeypatch.setattr(staged_files, "BUCKETED_KEYS", 0)
+    buckets = staged_files._buckets(pyarrow.chunked_array([pyarrow.array(values)]), 4)
+    assert sum(len(b) for b in buckets) == len(values) and len({b for b in range(4) if len(buckets[b])}) > 1
+    assert files.distinct_keys(["k"]) == {"all": expected}
+    assert staged_files._distinct([pyarrow.table({"k": pyarrow.array([None, None], pyarrow.string())})], ["k"], ThreadPoolExecutor(2)) == 1
