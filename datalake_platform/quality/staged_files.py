@@ -78,7 +78,8 @@ def _unique_count(values: pa.Array | pa.ChunkedArray) -> int:
 def _buckets(keys: pa.ChunkedArray, n: int) -> list[pa.Array]:
     """`keys` split by their last byte into `n` buckets: equal keys share a bucket, so the buckets'
     distinct counts add up to the keys'. Counting a few small hash tables in parallel beats one
-    large one (2.45M keys: 0.42 -> 0.25 s). Nulls and empty values go to the first bucket."""
+    large one (a report's 2.45M keys read and counted: 0.44 -> 0.28 s). Nulls and empty values go to
+    the first bucket."""
     keys = keys.combine_chunks()
     _, offsets, data = keys.buffers()
     ends = np.frombuffer(offsets, np.int32, len(keys), (keys.offset + 1) * 4)
