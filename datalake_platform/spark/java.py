@@ -21,11 +21,16 @@ _FIX = (
 
 
 def java_executable() -> str | None:
+    return jdk_tool("java")
+
+
+def jdk_tool(name: str) -> str | None:
+    """A program of the Java that Spark runs on (`java`, `javac`): JAVA_HOME's, else on PATH."""
     home = os.environ.get("JAVA_HOME")
     if home:
-        candidate = os.path.join(home, "bin", "java")
+        candidate = os.path.join(home, "bin", name)
         return candidate if os.access(candidate, os.X_OK) else None
-    return shutil.which("java")
+    return shutil.which(name)
 
 
 def java_major_version(java: str) -> int | None:

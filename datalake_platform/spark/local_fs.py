@@ -16,7 +16,6 @@ import glob
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 import zipfile
@@ -25,6 +24,7 @@ from pathlib import Path
 import pyspark
 
 from datalake_platform.spark.connectors import jars_dir
+from datalake_platform.spark.java import jdk_tool
 
 SOURCE = Path(__file__).with_name("LocalFileSystem.java")
 CLASS = "datalake_platform.hadoop.LocalFileSystem"
@@ -47,7 +47,7 @@ def local_fs_jar() -> Path | None:
     jar = jars_dir() / "local_fs" / f"datalake-local-fs-{key}.jar"
     if jar.is_file():
         return jar
-    javac = _javac()
+    javac = jdk_tool("javac")
     if javac is None:
         log.info("No javac: Spark keeps Hadoop's local file system, which runs chmod for every directory")
         return None
@@ -63,15 +63,6 @@ def local_fs_jar() -> Path | None:
 def _hadoop_api_jar() -> str | None:
     found = sorted(glob.glob(str(Path(pyspark.__file__).parent / "jars" / "hadoop-client-api-*.jar")))
     return found[-1] if found else None
-
-
-def _javac() -> str | None:
-    """The `javac` of the Java that Spark runs on (JAVA_HOME's, else the one on PATH)."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        candidate = os.path.join(home, "bin", "javac")
-        return candidate if os.access(candidate, os.X_OK) else None
-    return shutil.which("javac")
 
 
 def _build(javac: str, hadoop_api: str, jar: Path) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from datalake_platform.spark import local_fs
+from datalake_platform.spark.java import jdk_tool
 
-needs_javac = pytest.mark.skipif(local_fs._javac() is None, reason="no javac: Spark keeps Hadoop's file system")
+needs_javac = pytest.mark.skipif(jdk_tool("javac") is None, reason="no javac: Spark keeps Hadoop's file system")
 
 
 def _processes_started() -> int:
