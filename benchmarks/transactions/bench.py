@@ -108,9 +108,10 @@ def platform(root: Path, with_checks: bool) -> int:
         # Contracts are audited inside the writing asset (write-audit-publish), so they cannot
         # be deselected: their audits do nothing in this run; nothing_lost is deselected.
         selection = selection - dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(PURCHASES.key_path), "nothing_lost"))
-    instance = dg.DagsterInstance.ephemeral()
-    register_landing(instance, LocalLakeStorage(str(root)), LANDING_TABLES)
-    with _contracts_audited(with_checks):
+    # Closed here, on this thread: left to the garbage collector, its SQLite connections were
+    # closed on whichever driver thread collected them, which SQLite refuses (a traceback per run).
+    with dg.DagsterInstance.ephemeral() as instance, _contracts_audited(with_checks):
+        register_landing(instance, LocalLakeStorage(str(root)), LANDING_TABLES)
         result = dg.materialize(
             [*defs.assets, *defs.asset_checks],
             selection=selection,
