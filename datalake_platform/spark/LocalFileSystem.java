@@ -12,7 +12,7 @@ import org.apache.hadoop.fs.permission.FsPermission;
 /**
  * Hadoop's local file system (checksummed, as `file:` is by default), setting permissions through
  * Java instead of a `chmod` process. Without its native library, which pyspark does not ship,
- * Hadoop runs `chmod` for every directory it makes: ~10 ms each, two per partition of a write.
+ * Hadoop runs `chmod` to set them: ~10 ms each, several per file a write makes.
  */
 public class LocalFileSystem extends org.apache.hadoop.fs.LocalFileSystem {
   public LocalFileSystem() {

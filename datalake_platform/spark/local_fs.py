@@ -3,8 +3,9 @@
 Without its native library (libhadoop.so, which pyspark does not ship), Hadoop's local file
 system sets permissions by running `chmod`, ~10 ms each and several per file written (a write
 of 100 partitions started 1,224 processes and threads, ~5 without): seconds for the 546 days of
-a single-run backfill (the plain write of 1M purchases took 5.8 s, 2.5 s without). `LocalFileSystem.java` sets them through
-Java instead. Written by hand: neither Hadoop nor Spark offers this without the native library.
+a single-run backfill (the plain write of 1M purchases took 5.8 s, 2.5 s without).
+`LocalFileSystem.java` sets them through Java instead. Written by hand: neither Hadoop nor Spark
+offers this without the native library.
 
 It is compiled once per machine by the JDK's `javac`, next to the connector jars (built here, like
 them never committed). Where there is no `javac`, or it fails, Spark keeps Hadoop's own.

@@ -174,4 +174,5 @@ def test_many_text_keys_are_counted_in_buckets_alike(tmp_path, monkeypatch):
     buckets = staged_files._buckets(pyarrow.chunked_array([pyarrow.array(values)]), 4)
     assert sum(len(b) for b in buckets) == len(values) and len({b for b in range(4) if len(buckets[b])}) > 1
     assert files.distinct_keys(["k"]) == {"all": expected}
-    assert staged_files._distinct([pyarrow.table({"k": pyarrow.array([None, None], pyarrow.string())})], ["k"], ThreadPoolExecutor(2)) == 1
+    with ThreadPoolExecutor(2) as pool:
+        assert staged_files._distinct([pyarrow.table({"k": pyarrow.array([None, None], pyarrow.string())})], ["k"], pool) == 1
