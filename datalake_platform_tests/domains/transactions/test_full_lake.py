@@ -75,11 +75,14 @@ def test_daily_sales_match_per_day_sums(full_lake, raw_log):
     assert (sales.NUM_TRANSACCIONES == expected.n).all() and (sales.NUM_PERSONAS == expected.persons).all()
 
 
-def test_materializations_are_recorded_per_partition(full_lake):
+def test_materializations_are_recorded_per_partition_with_that_days_rows(full_lake, raw_log):
     _, _, instance = full_lake
     key = dg.AssetKey(PURCHASES.key_path)
-    materialized = instance.get_materialized_partitions(key)
-    assert len(materialized) == 546
+    assert len(instance.get_materialized_partitions(key)) == 546
+    events = instance.fetch_materializations(key, limit=1000).records
+    rows = {e.partition_key: e.asset_materialization.metadata["dagster/partition_row_count"].value for e in events}
+    expected = raw_log.groupby(raw_log.day.astype(str)).size()
+    assert rows == expected.to_dict() and len(rows) == 546  # every day in the log has purchases
 
 
 def test_report_total_in_metadata_is_the_logs_total_to_the_cent(full_lake, raw_log):
