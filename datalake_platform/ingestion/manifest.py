@@ -145,12 +145,15 @@ def _conformed(tables: list[pa.Table]) -> pa.Table:
 
 
 @contextmanager
-def staged_meanwhile(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> Iterator[Callable[[], None]]:
+def staged_meanwhile(
+    storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry], after: Callable[[], None] = lambda: None
+) -> Iterator[Callable[[], None]]:
     """Replace the manifest partitions of `days` with `entries` (a day with none becomes empty): the
     files are written by a driver thread while the caller works (Spark writing the rows they
-    describe), and committed when the caller calls what this yields; discarded if it does not."""
+    describe), and committed when the caller calls what this yields; discarded if it does not.
+    The thread calls `after` first (e.g. to wait until the caller's Spark job runs)."""
     with ThreadPoolExecutor(max_workers=1) as driver:
-        staging = driver.submit(stage, storage, landing, days, entries)
+        staging = driver.submit(lambda: (after(), stage(storage, landing, days, entries))[1])
         try:
             yield lambda: storage.commit_partitions(landing.manifest(), staging.result(), days)
         finally:

@@ -1,6 +1,9 @@
 """The shared Spark session: loopback only, UTC, UI off, a driver sized to the machine."""
 
-from datalake_platform.spark.session import get_or_create_session, local_driver_memory
+import threading
+import time
+
+from datalake_platform.spark.session import get_or_create_session, local_driver_memory, wait_until_running
 
 
 def test_one_session_per_process_configured_for_a_local_lake(spark):
@@ -13,6 +16,21 @@ def test_one_session_per_process_configured_for_a_local_lake(spark):
     max_heap_gib = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**30
     assert max_heap_gib > int(local_driver_memory()[:-1]) * 0.8  # the JVM really got it, not 1g
 
+
+def test_a_driver_thread_waits_until_a_job_started_after_it_runs(spark):
+    tracker = spark.sparkContext.statusTracker()
+    before = set(tracker.getJobIdsForGroup())
+    seen: list[set] = []
+    waiter = threading.Thread(target=lambda: (wait_until_running(spark, timeout_s=120), seen.append(set(tracker.getJobIdsForGroup()) - before)))
+    waiter.start()
+    time.sleep(0.5)
+    assert waiter.is_alive() and not seen  # jobs that ran before the call do not count
+    assert spark.range(1000).count() == 1000
+    waiter.join(timeout=120)
+    assert not waiter.is_alive() and seen[0]  # returned because a new job ran, not by the timeout
+    started = time.monotonic()
+    wait_until_running(spark, timeout_s=0.3)  # no job: gives up after its timeout
+    assert time.monotonic() - started >= 0.3
 
 
 def test_sql_settings_hold_for_the_queries_inside_only(spark):

@@ -30,7 +30,7 @@ from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
+from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf, wait_until_running
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
 MAX_LISTED = 100  # files named in metadata; the manifest has them all
@@ -84,9 +84,10 @@ def universal_purchases(
         per_file=transforms.per_file(),
     )
     audit = PURCHASES_CONTRACT.audit(context)
-    # Planned before the manifest's thread starts: planning is Python too, and they would share the GIL.
+    # The manifest is staged once the write runs: planning is Python too, and they would share the GIL.
     universal = transforms.purchases(transforms.classify_purchases(read(files)))
-    with manifest.staged_meanwhile(storage, LANDING_PURCHASES, days, entries) as publish_manifest:
+    running = lambda: wait_until_running(session)  # noqa: E731
+    with manifest.staged_meanwhile(storage, LANDING_PURCHASES, days, entries, after=running) as publish_manifest:
         kept = write_partitions(universal, storage, PURCHASES, days, audit)
         yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
         records = per_day(files, counted.records)
