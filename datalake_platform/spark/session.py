@@ -148,7 +148,7 @@ def wait_until_running(spark: SparkSession, timeout_s: float = 1.0) -> None:
 
     A driver thread with Python work to do meanwhile waits for this first: while the main thread
     still plans its job, each of its py4j calls would wait for the GIL (measured: universal's
-    write was submitted 0.2 s later beside the manifest's staging)."""
+    write was submitted 0.1-0.2 s later beside the manifest's staging)."""
     if not runs_in_process(spark):
         return  # a remote session plans on the cluster; nothing to wait for
     tracker = spark.sparkContext.statusTracker()
