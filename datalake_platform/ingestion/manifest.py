@@ -152,8 +152,13 @@ def staged_meanwhile(
     files are written by a driver thread while the caller works (Spark writing the rows they
     describe), and committed when the caller calls what this yields; discarded if it does not.
     The thread calls `after` first (e.g. to wait until the caller's Spark job runs)."""
+
+    def staged() -> str:
+        after()
+        return stage(storage, landing, days, entries)
+
     with ThreadPoolExecutor(max_workers=1) as driver:
-        staging = driver.submit(lambda: (after(), stage(storage, landing, days, entries))[1])
+        staging = driver.submit(staged)
         try:
             yield lambda: storage.commit_partitions(landing.manifest(), staging.result(), days)
         finally:

@@ -152,11 +152,11 @@ def wait_until_running(spark: SparkSession, timeout_s: float = 1.0) -> None:
     if not runs_in_process(spark):
         return  # a remote session plans on the cluster; nothing to wait for
     tracker = spark.sparkContext.statusTracker()
-    before = set(tracker.getJobIdsForGroup())
+    # Jobs of no group (finished ones too, should the job be quick), and the running ones of any.
+    jobs = lambda: {*tracker.getJobIdsForGroup(), *tracker.getActiveJobsIds()}  # noqa: E731
+    before = jobs()
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if tracker.getActiveJobsIds() or set(tracker.getJobIdsForGroup()) - before:
-            return
+    while time.monotonic() < deadline and not jobs() - before:
         time.sleep(0.01)
 
 
