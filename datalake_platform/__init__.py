@@ -1,6 +1,7 @@
 """datalake_platform: a cloud-agnostic datalake as a Dagster asset graph over PySpark.
 
-`dagster ... -m datalake_platform` loads `defs` from here.
+`dagster ... -m datalake_platform` loads `defs` from here, lazily: importing the package (or any
+module of it, on a cluster or in a Spark worker) reads no environment and builds nothing.
 """
 
 import warnings
@@ -12,6 +13,12 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from datalake_platform.definitions import defs  # noqa: E402
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    from datalake_platform.definitions import defs as built  # reads the environment: only when loaded
+
+    return built
+
 
 __all__ = ["defs"]

@@ -6,22 +6,15 @@ import os
 
 import dagster as dg
 
+from datalake_platform import registry
 from datalake_platform.catalog.resource import DEFAULT_ENGINE, CatalogResource
-from datalake_platform.domains.images import assets as images
-from datalake_platform.domains.images.checks import checks as images_checks
-from datalake_platform.domains.passengers import assets as passengers
-from datalake_platform.domains.passengers.checks import checks as passengers_checks
-from datalake_platform.domains.posts import assets as posts
-from datalake_platform.domains.posts.checks import checks as posts_checks
-from datalake_platform.domains.transactions import assets as transactions
-from datalake_platform.domains.transactions import sensors as transactions_sensors
-from datalake_platform.domains.transactions.checks import checks as transactions_checks
-from datalake_platform.domains.transactions.enrichment_assets import enrichment_assets
 from datalake_platform.ingestion.automation import automation
 from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
 from datalake_platform.resources.spark import master_from_environment
 
-LANDING_TABLES = [transactions_sensors.LANDING]  # each is watched by a sensor; its days are partitions
+DOMAINS = registry.all_domains()
+
+LANDING_TABLES = [t for d in DOMAINS for t in d.landing_tables]  # each is watched by a sensor; its days are partitions
 ENVIRONMENTS = {
     "local": "a folder",
     "aws": "s3://bucket/prefix",
@@ -59,29 +52,8 @@ def catalog_for(env: str) -> CatalogResource:
     )
 
 
-ASSETS = [
-    transactions.landing_purchases,
-    transactions.universal_purchases,
-    transactions.daily_sales,
-    transactions.report_by_person,
-    transactions.misplaced_purchases,
-    passengers.landing_passengers,
-    passengers.universal_passengers,
-    passengers.passenger_features,
-    passengers.survival_model,
-    passengers.survival_predictions,
-    images.landing_images,
-    images.image_tensors,
-    images.cnn_model,
-    images.image_predictions,
-    posts.landing_posts,
-    posts.landing_human_scores,
-    posts.labelled_tweets,
-    posts.sentiment_model,
-    posts.posts_stream,
-    *enrichment_assets,
-]
-ASSET_CHECKS = [*transactions_checks, *passengers_checks, *images_checks, *posts_checks]
+ASSETS = [a for d in DOMAINS for a in d.assets]
+ASSET_CHECKS = [c for d in DOMAINS for c in d.checks]
 
 
 def assets_for(compute: str) -> list:
@@ -110,8 +82,8 @@ def _definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=assets_for(compute),
         asset_checks=ASSET_CHECKS,
-        jobs=[posts.posts_realtime],
-        sensors=[transactions_sensors.purchases_files, automation],
+        jobs=[j for d in DOMAINS for j in d.jobs],
+        sensors=[*(s for d in DOMAINS for s in d.sensors), automation],
         resources=resources,
         # One run = one process = one Spark session, shared by every step of the run.
         executor=dg.in_process_executor,

@@ -1,6 +1,6 @@
 """The clouds' managed Spark as compute resources, each through its own dagster library's Pipes client:
 EMR (dagster-aws PipesEMRClient; on an existing cluster a hand-written one, EMRClusterCompute), EMR Serverless (PipesEMRServerlessClient), Dataproc
-(dagster-gcp PipesDataprocJobClient), Azure Databricks (dagster-databricks PipesDatabricksClient).
+(dagster-gcp PipesDataprocJobClient; Dataproc Serverless batches a hand-written one), Azure Databricks (dagster-databricks PipesDatabricksClient).
 
 Each builds the job spec that runs compute.entrypoint with the content-named package zip (both in
 the lake's store, see compute.package) and hands it to its client, which injects the Pipes context,
@@ -134,6 +134,99 @@ class DataprocCompute(RemoteCompute):
         pipes = PipesDataprocJobClient(message_reader=reader, client=client or dataproc_v1.JobControllerClient(client_options=endpoint),
                                        forward_termination=True, poll_interval=self.poll_interval)
         return pipes.run(context=context, submit_job_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+
+
+# Batches Dataproc reports as ended; SUCCEEDED is the only success.
+BATCH_ENDED = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+class DataprocBatchFailed(Exception):
+    """A Dataproc Serverless batch that ended other than SUCCEEDED, with what users need to find its logs."""
+
+
+class DataprocServerlessCompute(RemoteCompute):
+    """A Dataproc Serverless batch per step: no cluster to keep, Spark 3.5 (runtime 2.2) or 4.0 (3.0).
+
+    Written by hand, a small Pipes client: dagster-gcp 0.29.27's PipesDataprocJobClient submits jobs
+    to a running cluster only. The Pipes context rides in the batch's arguments, as with that client
+    (the entrypoint reads them); messages come back through the lake's bucket. The runtime's Python
+    libraries are the cluster requirements, baked into `container_image` (deployments/gcp/).
+    """
+
+    project_id: str
+    region: str
+    runtime_version: str = Field(default="2.2", description="2.2: Spark 3.5.x, Python 3.12; 3.0: Spark 4.0, Python 3.12.")
+    container_image: str | None = Field(default=None, description="The runtime's custom image with the cluster requirements.")
+    service_account: str | None = None
+    subnetwork_uri: str | None = None
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: int = Field(default=4 * 3600, description="Dataproc ends the batch past this (its ttl).")
+    poll_interval: float = 10.0
+
+    def batch_spec(self, name: str, artifacts: dict[str, str], pipes_args: list[str]) -> dict[str, Any]:
+        runtime: dict[str, Any] = {"version": self.runtime_version, "properties": {**JOB_CONF, **self.spark_conf}}
+        if self.container_image:
+            runtime["container_image"] = self.container_image
+        execution = {"ttl": {"seconds": self.timeout_seconds}}
+        execution.update({k: v for k, v in (("service_account", self.service_account), ("subnetwork_uri", self.subnetwork_uri)) if v})
+        return {
+            "pyspark_batch": {
+                "main_python_file_uri": artifacts["entrypoint"],
+                "python_file_uris": [artifacts["package"]],
+                "args": ["--pipes-store", "gcs", *pipes_args],
+            },
+            "runtime_config": runtime,
+            "environment_config": {"execution_config": execution},
+            "labels": {"app": "datalake-platform"},
+        }
+
+    def submit(self, context, artifacts, extras, client=None):
+        from google.cloud import dataproc_v1
+
+        endpoint = {"api_endpoint": f"{self.region}-dataproc.googleapis.com:443"}
+        batches = client or dataproc_v1.BatchControllerClient(client_options=endpoint)
+        injector, reader = StoreChannel(self.lake.root).injector_and_reader()
+        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
+            pipes_args = [part for pair in session.get_bootstrap_cli_arguments().items() for part in pair]
+            batch_id = _batch_id(_job_name(context))
+            batches.create_batch(
+                parent=f"projects/{self.project_id}/locations/{self.region}",
+                batch=dataproc_v1.Batch(self.batch_spec(batch_id, artifacts, pipes_args)),
+                batch_id=batch_id,
+            )
+            name = f"projects/{self.project_id}/locations/{self.region}/batches/{batch_id}"
+            context.log.info(f"Dataproc Serverless batch {name} created")
+            seen: list = []  # the batch as last polled: its operation is what a cancel names
+            try:
+                self._wait(batches, name, seen)
+            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                context.log.warning(f"cancelling Dataproc Serverless batch {name}: the Dagster run was terminated")
+                operation = seen[-1].operation if seen else batches.get_batch(name=name).operation
+                batches.cancel_operation(request={"name": operation})
+                raise
+        return dg.PipesClientCompletedInvocation(session)
+
+    def _wait(self, batches, name: str, seen: list) -> None:
+        import time
+
+        while True:
+            batch = batches.get_batch(name=name)
+            seen[:] = [batch]
+            state = batch.state.name
+            if state == "SUCCEEDED":
+                return
+            if state in BATCH_ENDED:
+                raise DataprocBatchFailed(
+                    f"Dataproc Serverless batch {name} ended {state}: {batch.state_message or 'no message'}"
+                    f"; driver output: {batch.runtime_info.output_uri or 'see the batch in the console'}"
+                )
+            time.sleep(self.poll_interval)
+
+
+def _batch_id(job_name: str) -> str:
+    """A batch id Dataproc accepts: 4-63 of [a-z0-9-], starting with a letter, not ending in '-'."""
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in job_name.lower())
+    return cleaned[:63].rstrip("-")
 
 
 class DatabricksCompute(RemoteCompute):

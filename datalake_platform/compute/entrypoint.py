@@ -74,20 +74,24 @@ def _azure_blob_client():
 
 
 def run_table(pipes: PipesContext) -> None:
-    """Materialize the Pipes step's asset with the platform's own definitions, and report it."""
-    from datalake_platform.definitions import ASSET_CHECKS, ASSETS
+    """Materialize the Pipes step's asset with its domain's own code, and report it.
+
+    Only the table's domain is imported (through the registry, not the orchestrator's definitions),
+    and the resources are built from what the submitting step sent, not from this environment."""
+    from datalake_platform import registry
     from datalake_platform.metadata import PARTITION_ROW_COUNT, ROWS_BY_PARTITION
     from datalake_platform.resources import LakeResource, SparkResource
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
-    asset = next(a for a in ASSETS if isinstance(a, dg.AssetsDefinition) and key in a.keys)
+    domain = registry.domain_of(key)
+    asset = next(a for a in domain.assets if isinstance(a, dg.AssetsDefinition) and key in a.keys)
     checks = [dg.AssetCheckKey(key, name) for name in pipes.get_extra(CHECKS)]
     lake = LakeResource(root=pipes.get_extra(LAKE_ROOT))
     instance = dg.DagsterInstance.ephemeral()
     tags = _partition_tags(asset, pipes.extras.get(PARTITION_KEYS) or [], instance)
     pipes.log.info(f"materializing {key.to_user_string()} on this cluster's Spark {tags or ''}")
     result = dg.materialize(
-        [*ASSETS, *ASSET_CHECKS],
+        [*domain.assets, *domain.checks],
         # The asset and the checks it runs itself (its contract); the orchestrator selected them.
         selection=dg.AssetSelection.assets(key).without_checks() | dg.AssetSelection.checks(*checks),
         resources={"lake": lake, "spark": SparkResource(lake=lake, master=None)},  # None: spark-submit's master

@@ -201,9 +201,15 @@ def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
         return clouds.DataprocCompute(
             lake=lake, project_id=env["GOOGLE_CLOUD_PROJECT"], region=env["DATALAKE_DATAPROC_REGION"], cluster_name=env["DATALAKE_DATAPROC_CLUSTER"]
         )
+    if name == "dataproc-serverless":
+        return clouds.DataprocServerlessCompute(
+            lake=lake, project_id=env["GOOGLE_CLOUD_PROJECT"], region=env["DATALAKE_DATAPROC_REGION"],
+            runtime_version=env.get("DATALAKE_DATAPROC_RUNTIME", "2.2"), container_image=env.get("DATALAKE_DATAPROC_IMAGE") or None,
+            service_account=env.get("DATALAKE_DATAPROC_SERVICE_ACCOUNT") or None,
+        )
     if name == "databricks":
         return clouds.DatabricksCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_DATABRICKS_CLUSTER"))
-    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-cluster, emr-serverless, dataproc or databricks")
+    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-cluster, emr-serverless, dataproc, dataproc-serverless or databricks")
 
 
 def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:

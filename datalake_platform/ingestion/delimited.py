@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines, without_trailing_cr
+from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines, trailing_crs_removed, without_trailing_cr
 
 OTHER_DELIMITERS = ";\t|"
 QUOTE = '"'
@@ -30,7 +30,7 @@ def delimited_records(per_file: DataFrame, columns: Sequence[str], delimiter: st
     # A byte-order mark can only open the file: stripped from the header line alone.
     carried = carried_columns(per_file)
     lines = per_file.select(*carried, "utf8", split_lines(F.col("text")).alias("lines"))
-    first_line = F.rtrim(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""), F.lit("\r"))
+    first_line = trailing_crs_removed(F.regexp_replace(F.col("lines")[0], "^\ufeff", ""))
     files = lines.select(
         *carried,
         "utf8",

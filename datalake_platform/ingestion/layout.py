@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from datalake_platform.spark import compat
+
 
 def position(column: str) -> str:
     """The name of the column holding `column`'s 1-based position in `fields` (0 when absent)."""
@@ -26,7 +28,7 @@ def layout(header: Column, columns: Sequence[str]) -> list[Column]:
     return [
         F.array_join(F.array_except(expected, header), ",").alias("missing_columns"),
         extra.alias("extra_columns"),
-        F.transform(extra, lambda c: F.array_position(header, c).cast("int")).alias("_extra_positions"),
+        F.transform(extra, lambda c: compat.array_position(header, c).cast("int")).alias("_extra_positions"),
         *[F.array_position(header, c).cast("int").alias(position(c)) for c in columns],
     ]
 

@@ -23,6 +23,7 @@ from datalake_platform.ingestion.text import (
 )
 from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
+from datalake_platform.spark import compat
 
 __all__ = [
     "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",
@@ -143,7 +144,7 @@ def ingestion_reasons() -> list[tuple[str, Column]]:
     broken = [
         F.col("duplicate_of").isNotNull(),
         F.col("malformed") == "unreadable_file",
-        ~F.is_valid_utf8("raw_line"),
+        ~compat.is_valid_utf8("raw_line"),
         F.length("raw_line") > MAX_LINE_CHARS,
         F.col("malformed") == "malformed_record",
         F.col("wrong_delimiter"),
@@ -164,8 +165,8 @@ def quarantined(rejected: DataFrame) -> DataFrame:
         F.to_date(PARTITION_COLUMN).alias(PARTITION_COLUMN),
         "source_file",
         "line_number",
-        F.make_valid_utf8(raw).alias("raw_line"),
-        F.when(~F.is_valid_utf8(raw), raw.cast("binary")).alias("raw_bytes"),
+        compat.make_valid_utf8(raw).alias("raw_line"),
+        F.when(~compat.is_valid_utf8(raw), raw.cast("binary")).alias("raw_bytes"),
         "reason",
     )
 

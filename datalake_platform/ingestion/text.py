@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.spark import compat
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
 FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, and refused
@@ -26,7 +27,7 @@ def landing_text(spark: SparkSession, files: list[LandingFile], per_file: Mappin
     """One row per file: dt, source_file, file_key, the `per_file` values, utf8 (whether all its
     bytes are UTF-8), text. `per_file`: values computed from the first three, once per file."""
     text = spark.read.text([f.path for f in files], wholetext=True)
-    files_df = text.select(source_file().alias("source_file"), F.is_valid_utf8("value").alias("utf8"), "value").select(
+    files_df = text.select(source_file().alias("source_file"), compat.is_valid_utf8("value").alias("utf8"), "value").select(
         day_of(F.col("source_file")).alias(PARTITION_COLUMN),
         "source_file",
         file_key_column(F.col("source_file")).alias("file_key"),
@@ -77,9 +78,14 @@ def original_bytes(line: Column, utf8: Column) -> Column:
 
 
 def without_trailing_cr(line: Column) -> Column:
-    """`line` without the CRs that end it (of CRLF line ends). Spark's `rtrim` copies every value
-    it is given, trimmed or not (~7% of ingestion's write); only lines that end in CR go to it."""
-    return F.when(line.endswith("\r"), F.rtrim(line, F.lit("\r"))).otherwise(line)
+    """`line` without the CRs that end it (of CRLF line ends). A replacement copies every value it
+    is given, trimmed or not (~7% of ingestion's write); only lines that end in CR go to it."""
+    return F.when(line.endswith("\r"), trailing_crs_removed(line)).otherwise(line)
+
+
+def trailing_crs_removed(line: Column) -> Column:
+    # Spark 4's two-argument `rtrim` does the same; a regex is on every line (3.5 included).
+    return F.regexp_replace(line, "\r+$", "")
 
 
 def split_lines(text: Column) -> Column:

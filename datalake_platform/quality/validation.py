@@ -27,6 +27,7 @@ from pyspark.sql.types import StructField, StructType
 from datalake_platform.lake.tables import PARTITION_COLUMN
 from datalake_platform.quality import patterns
 from datalake_platform.quality.staged_files import StagedFiles
+from datalake_platform.spark import compat
 
 # A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
 # file's line numbers under the file's key), declared by `pa.Field(metadata=SEQUENCED_KEY)`: it
@@ -216,7 +217,7 @@ def _distinct_lower_bounds(df: DataFrame, model: type[pa.DataFrameModel], by_par
     key = F.col(unique[0])
     suffix = F.substring_index(key, "-", -1)
     prefix = F.left(key, F.length(key) - F.length(suffix) - 1)
-    n = F.when(key.contains("-") & (suffix != "") & ~suffix.startswith("+"), suffix.try_cast("long"))
+    n = F.when(key.contains("-") & (suffix != "") & ~suffix.startswith("+"), compat.try_cast(suffix, "long"))
     part = F.col(PARTITION_COLUMN) if by_partition else F.lit("all")  # named as text on the driver: cheaper
     # Parsed in a projection of its own, then grouped by plain columns.
     keys = df.select(part.alias("__p"), F.xxhash64(prefix).alias("prefix"), F.when(n >= 0, n).alias("n"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from datalake_platform.spark import local_fs
+from datalake_platform.spark import compat, local_fs
 from datalake_platform.spark.java import require_java
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
@@ -38,6 +38,7 @@ BASE_CONF: dict[str, str] = {
     # Listing hundreds of partition folders with a Spark job costs seconds; on a local disk
     # the driver lists them in milliseconds. (Object stores may want the job back.)
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+    **compat.SESSION_CONF,  # what every Spark line needs to give the same values
 }
 
 
@@ -100,7 +101,8 @@ def get_or_create_connect_session(remote: str, app_name: str = "datalake_platfor
         if _session is not None and not _session_stopped(_session):
             return _session
         session = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
-        for key in ("spark.sql.session.timeZone", "spark.sql.sources.partitionOverwriteMode", "spark.sql.shuffle.partitions"):
+        shared = ("spark.sql.session.timeZone", "spark.sql.sources.partitionOverwriteMode", "spark.sql.shuffle.partitions")
+        for key in (*shared, *compat.SESSION_CONF):
             session.conf.set(key, BASE_CONF[key])
         _session = session
         return session

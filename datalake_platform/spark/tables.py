@@ -15,12 +15,12 @@ from typing import Protocol
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
 from datalake_platform.quality.staged_files import StagedFiles
+from datalake_platform.spark import compat
 from datalake_platform.spark.session import runs_in_process
 
 
@@ -145,7 +145,7 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
 def _file_schema(schema: StructType) -> pa.Schema:
     """The arrow schema of a partitioned table's files: its columns but the partition column.
     Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC)."""
-    return to_arrow_schema(StructType([f for f in schema.fields if f.name != PARTITION_COLUMN]), timezone="UTC")
+    return compat.arrow_schema(StructType([f for f in schema.fields if f.name != PARTITION_COLUMN]))
 
 
 def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list[str] | None) -> None:

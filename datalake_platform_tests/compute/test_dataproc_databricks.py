@@ -1,8 +1,8 @@
-"""Dataproc and Azure Databricks submissions, with their SDK clients replaced at the client boundary
-only: neither has an emulator. The Pipes clients (dagster-gcp's PipesDataprocJobClient,
+"""Dataproc (jobs and Serverless batches) and Azure Databricks submissions, with their SDK clients
+replaced at the client boundary only: none has an emulator. The Pipes clients (dagster-gcp's PipesDataprocJobClient,
 dagster-databricks' PipesDatabricksClient), the uploads and the Pipes context and messages on the
 lake's store (fake-gcs-server, Azurite) are real; only `JobControllerClient` and `WorkspaceClient`
-are stand-ins that record the submitted job and answer with its state. The tests assert the job
+(and `BatchControllerClient`) are stand-ins that record the submitted job and answer with its state. The tests assert the job
 specs, the failure a remote error gives the step (with the cloud's job id), and that cancelling the
 Dagster step cancels the cloud job.
 """
@@ -12,9 +12,9 @@ import types
 import dagster as dg
 import pytest
 from databricks.sdk.service import jobs
-from google.cloud.dataproc_v1 import Job, JobStatus
+from google.cloud.dataproc_v1 import Batch, Job, JobStatus, RuntimeInfo
 
-from datalake_platform.compute.clouds import DatabricksCompute, DataprocCompute
+from datalake_platform.compute.clouds import DatabricksCompute, DataprocCompute, DataprocServerlessCompute
 from datalake_platform.compute.package import package_zip, upload_artifacts
 from datalake_platform.compute.remote import pipes_extras
 from datalake_platform.resources import LakeResource
@@ -92,6 +92,68 @@ def test_cancelling_the_step_cancels_the_dataproc_job(dataproc):
     result = _submit(dataproc, client)
     assert not result.success
     assert client.cancelled == [("job-uuid-1", "lake-prod", "europe-west1")]
+
+
+class FakeBatchController:
+    """google.cloud.dataproc_v1.BatchControllerClient's calls: records them, answers `states` in turn."""
+
+    def __init__(self, *states: Batch.State, message: str = "", interrupt: bool = False):
+        self.states, self.message, self.interrupt = list(states), message, interrupt
+        self.created, self.cancelled = [], []
+
+    def create_batch(self, parent, batch, batch_id):
+        self.created.append({"parent": parent, "batch": batch, "batch_id": batch_id})
+
+    def get_batch(self, name):
+        if self.interrupt and not self.cancelled and len(self.states) == 0:
+            raise dg.DagsterExecutionInterruptedError()  # what Dagster raises in a step when its run is cancelled
+        state = self.states.pop(0) if self.states else Batch.State.RUNNING
+        return Batch(name=name, state=state, state_message=self.message, operation=f"{name}/operations/op-1",
+                     runtime_info=RuntimeInfo(output_uri="gs://dataproc-logs/driveroutput"))
+
+    def cancel_operation(self, request):
+        self.cancelled.append(request["name"])
+
+
+@pytest.fixture
+def dataproc_serverless(gcs_lake):
+    return DataprocServerlessCompute(lake=LakeResource(root=gcs_lake.location), project_id="lake-prod", region="europe-west1",
+                                     runtime_version="3.0", container_image="europe-docker.pkg.dev/lake-prod/spark/runtime:1",
+                                     poll_interval=0.05)
+
+
+def test_a_dataproc_serverless_batch_runs_the_entrypoint_on_the_chosen_runtime(dataproc_serverless, gcs_lake):
+    client = FakeBatchController(Batch.State.PENDING, Batch.State.RUNNING, Batch.State.SUCCEEDED)
+    assert _submit(dataproc_serverless, client).success
+    [created] = client.created
+    build = package_zip().stem
+    batch = created["batch"]
+    assert created["parent"] == "projects/lake-prod/locations/europe-west1"
+    assert created["batch_id"].startswith("datalake-universal-transactions-purchases-") and len(created["batch_id"]) <= 63
+    assert set(created["batch_id"]) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    assert batch.pyspark_batch.main_python_file_uri == f"{gcs_lake.location}/work/_artifacts/{build}-entrypoint.py"
+    assert list(batch.pyspark_batch.python_file_uris) == [f"{gcs_lake.location}/work/_artifacts/{build}.zip"]
+    args = list(batch.pyspark_batch.args)
+    assert args[:2] == ["--pipes-store", "gcs"]
+    assert "--dagster-pipes-context" in args and "--dagster-pipes-messages" in args  # read by the entrypoint
+    assert batch.runtime_config.version == "3.0" and batch.runtime_config.container_image.endswith("runtime:1")
+    assert batch.runtime_config.properties["spark.sql.session.timeZone"] == "UTC"
+    assert batch.environment_config.execution_config.ttl.seconds == 4 * 3600
+
+
+def test_a_failed_dataproc_serverless_batch_fails_the_step_with_the_remote_error(dataproc_serverless):
+    client = FakeBatchController(Batch.State.RUNNING, Batch.State.FAILED, message="Job failed with message [OOM]")
+    result = _submit(dataproc_serverless, client)
+    assert not result.success
+    assert "ended FAILED: Job failed with message [OOM]" in _error(result) and "gs://dataproc-logs/driveroutput" in _error(result)
+
+
+def test_cancelling_the_step_cancels_the_dataproc_serverless_batch(dataproc_serverless):
+    client = FakeBatchController(Batch.State.PENDING, interrupt=True)
+    result = _submit(dataproc_serverless, client)
+    assert not result.success
+    [batch_id] = [c["batch_id"] for c in client.created]
+    assert client.cancelled == [f"projects/lake-prod/locations/europe-west1/batches/{batch_id}/operations/op-1"]
 
 
 class FakeWorkspace:

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.images.decoding import decode_image
 from datalake_platform.domains.images.tables import CLASSES, TEST_SHARE
+from datalake_platform.spark import compat
 
 SPLIT_SQL = f"CASE WHEN pmod(xxhash64(image_id, 42), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
 
@@ -63,7 +64,7 @@ def tensors(decoded: DataFrame) -> DataFrame:
     return good.select(
         "image_id",
         "source_file",
-        (F.array_position(classes, F.col("label_name")) - 1).cast("int").alias("label"),
+        (compat.array_position(classes, F.col("label_name")) - 1).cast("int").alias("label"),
         "label_name",
         "height",
         "width",

@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.passengers.tables import FEATURE_COLUMNS, LANDING_COLUMNS
+from datalake_platform.spark import compat
 
 TEST_SHARE = 20  # percent of passengers held out, chosen by a hash of PassengerId (stable across runs)
 SPLIT_SEED = 42
@@ -72,11 +73,11 @@ def _row_reasons() -> list[Column]:
     return [
         ~F.col("header_ok"),
         F.col(f"r.{_CORRUPT}").isNotNull(),  # wrong field count or an unclosed quote
-        ~_is(r["PassengerId"], INTEGER) | (r["PassengerId"].try_cast("int") < 1),
+        ~_is(r["PassengerId"], INTEGER) | (compat.try_cast(r["PassengerId"], "int") < 1),
         ~F.coalesce(r["Survived"].isin("0", "1"), F.lit(False)),
         ~F.coalesce(r["Pclass"].isin("1", "2", "3"), F.lit(False)),
         ~F.coalesce(r["Sex"].isin("male", "female"), F.lit(False)),
-        ~_blank(r["Age"]) & ~(_is(r["Age"], NUMBER) & (r["Age"].try_cast("double") <= 120)),
+        ~_blank(r["Age"]) & ~(_is(r["Age"], NUMBER) & (compat.try_cast(r["Age"], "double") <= 120)),
         ~(_is(r["SibSp"], INTEGER) & _is(r["Parch"], INTEGER)),
         ~_blank(r["Fare"]) & ~_is(r["Fare"], NUMBER),
         ~_blank(r["Embarked"]) & ~F.coalesce(r["Embarked"].isin("C", "Q", "S"), F.lit(False)),

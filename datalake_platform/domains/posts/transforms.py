@@ -8,6 +8,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.posts.tables import MAX_TEXT_CHARS
+from datalake_platform.spark import compat
 
 AUTHORS = 500  # the bundled tweets have no author: each gets one of this many made-up handles
 TEST_SHARE, SPLIT_SEED = 20, 42
@@ -53,7 +54,7 @@ def classify_scores(lines: DataFrame) -> DataFrame:
     checks = [
         F.size("f") != 3,
         ~F.coalesce(F.trim(F.col("f")[0]).rlike(r"^[0-9]+$"), F.lit(False)),
-        F.trim(F.col("f")[1]).try_cast("double").isNull() | (F.abs(F.trim(F.col("f")[1]).try_cast("double")) > 4),
+        _score(F.col("f")).isNull() | (F.abs(_score(F.col("f"))) > 4),
         F.trim(F.col("f")[2]) == "",
     ]
     reason = F.lit(None).cast("string")
@@ -62,6 +63,10 @@ def classify_scores(lines: DataFrame) -> DataFrame:
     first = Window.partitionBy(F.trim(F.col("f")[0])).orderBy(F.col("reason").isNull().desc(), "source_file", "line_number")
     repeated = F.col("reason").isNull() & (F.row_number().over(first) > 1)
     return parsed.withColumn("reason", reason).withColumn("reason", F.when(repeated, F.lit(SCORE_REASONS[-1])).otherwise(F.col("reason")))
+
+
+def _score(f: Column) -> Column:
+    return compat.try_cast(F.trim(f[1]), "double")
 
 
 def labelled_tweets(classified: DataFrame) -> DataFrame:
@@ -92,7 +97,7 @@ def clean_text(text: Column) -> Column:
 # ---------------------------------------------------------------- landed posts -> posts
 
 POST_REASONS = ("malformed_json", "missing_field", "wrong_type", "oversized_text", "duplicate_post_id")
-_TYPES = {"id": ("BIGINT", "INT", "SMALLINT", "TINYINT", "STRING"), "author": ("STRING",), "text": ("STRING",), "timestamp": ("STRING",)}
+_TYPES = {"id": ("integer", "string"), "author": ("string",), "text": ("string",), "timestamp": ("string",)}  # compat.JSON_TYPES
 
 
 def post_lines(files: DataFrame) -> DataFrame:
@@ -102,21 +107,21 @@ def post_lines(files: DataFrame) -> DataFrame:
 
 
 def classify_posts(lines: DataFrame, known: DataFrame) -> DataFrame:
-    """Lines parsed into `v` (a variant) with a `reason` (null = good).
+    """Lines parsed into `v` (the post's fields, `compat.json_fields`) with a `reason` (null = good).
 
     `known` holds the (post_id, source_file, line_number) already in universal: the same id from
     the same line is a replay of a batch (kept, replaced in place); from elsewhere, a duplicate.
     Within the lines, the first valid line of an id keeps it.
     """
-    v = F.try_parse_json("raw_line")
-    parsed = lines.select("*", v.alias("v")).withColumn("post_id", _field("id").try_cast("long"))
-    kind = lambda name: F.schema_of_variant(F.try_variant_get("v", f"$.{name}", "variant"))  # noqa: E731
+    v = compat.json_fields(F.col("raw_line"), list(_TYPES))
+    parsed = lines.select("*", v.alias("v")).withColumn("post_id", compat.try_cast(_field("id"), "long"))
+    kind = lambda name: F.col(f"v.{name}_type")  # noqa: E731
     wrong = F.lit(False)
     for name, allowed in _TYPES.items():
         wrong = wrong | ~kind(name).isin(*allowed)
     checks = [
-        F.col("v").isNull() | ~F.schema_of_variant("v").startswith("OBJECT"),
-        F.greatest(*[F.try_variant_get("v", f"$.{n}", "variant").isNull() | F.is_variant_null(F.try_variant_get("v", f"$.{n}", "variant")) for n in _TYPES]),
+        ~F.col("v.is_object"),
+        F.greatest(*[kind(n).isin("missing", "null") for n in _TYPES]),
         wrong | ~F.coalesce(_field("id").rlike(r"^[0-9]+$"), F.lit(False)) | F.col("post_id").isNull() | (F.col("post_id") < 1) | _posted_at().isNull(),
         F.length(_field("text")) > MAX_TEXT_CHARS,
     ]
@@ -133,7 +138,7 @@ def classify_posts(lines: DataFrame, known: DataFrame) -> DataFrame:
 
 
 def _field(name: str) -> Column:
-    return F.try_variant_get("v", f"$.{name}", "string")
+    return F.col(f"v.{name}")
 
 
 def _posted_at() -> Column:

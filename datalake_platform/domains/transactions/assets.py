@@ -30,6 +30,7 @@ from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.spark import compat
 from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf, wait_until_running
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
@@ -93,7 +94,7 @@ def universal_purchases(
         records = per_day(files, counted.records)
         rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
         publish_manifest()
-    bad_files = set(metrics["rejected_files"])
+    bad_files = set(compat.observed_list(metrics["rejected_files"]))
     rescued = rescued_columns(session, storage, PURCHASES, days, RESCUED_DATA)
     add_partition_row_counts(context, kept)
     yield dg.MaterializeResult(
@@ -124,7 +125,7 @@ def _quarantine(
         transforms.classify_purchases(read(files)).observe(seen, *transforms.rejection_metrics())
     )
     if not suspects:
-        nothing = {"rejected_files": [], **dict.fromkeys(transforms.REASONS, 0)}
+        nothing = {"rejected_files": None, **dict.fromkeys(transforms.REASONS, 0)}
         # The schema (a Spark plan to analyse, ~0.2 s) only if a partition must be made empty.
         return clear_partitions(lambda: rejects([]).schema, storage, PURCHASES.quarantine(), days), nothing
     return write_partitions(rejects(suspects), storage, PURCHASES.quarantine(), days), seen.get

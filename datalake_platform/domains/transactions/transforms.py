@@ -9,6 +9,7 @@ from datalake_platform.domains.transactions.schemas import MONEY, PERSON_ID, RES
 from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
 from datalake_platform.lake.tables import PARTITION_COLUMN
 from datalake_platform.quality import patterns
+from datalake_platform.spark import compat
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -17,7 +18,7 @@ MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
 # per_file=per_file())`) instead of once per row: the day as a date and as YYYYMMDD, and the
 # prefix of the ID_TRANSACCION of the file's lines. `classify_purchases` needs them.
 PER_FILE = {
-    "_day": lambda: F.try_to_date(PARTITION_COLUMN),
+    "_day": lambda: compat.try_to_date(PARTITION_COLUMN, "yyyy-MM-dd"),
     "_day_text": lambda: _compact_day(),
     "_id_prefix": lambda: F.concat(_compact_day(), F.lit("-"), "file_key", F.lit("-")),
 }
@@ -27,9 +28,9 @@ PER_FILE = {
 _PARSED = {
     "_person": lambda: field("customer_id"),
     "_date": lambda: _purchase_date(field("date")),
-    "_quantity": lambda: field("number_of_cds").try_cast("int"),
+    "_quantity": lambda: compat.try_cast(field("number_of_cds"), "int"),
     "_amount_text": lambda: field("dollar_value"),
-    "_amount": lambda: field("dollar_value").try_cast(MONEY),
+    "_amount": lambda: compat.try_cast(field("dollar_value"), MONEY),
 }
 
 
@@ -60,7 +61,7 @@ REASONS = INGESTION_REASONS + PURCHASE_REASONS
 def _purchase_date(text: Column) -> Column:
     """`text` (YYYYMMDD) as a date. A purchase of its own partition's day, nearly every row, is
     recognised by comparing strings, without the pattern parser (the costliest step of typing)."""
-    return F.when(text == F.col("_day_text"), F.col("_day")).otherwise(F.try_to_date(text, "yyyyMMdd"))
+    return F.when(text == F.col("_day_text"), F.col("_day")).otherwise(compat.try_to_date(text, "yyyyMMdd"))
 
 
 def transaction_id() -> Column:
@@ -89,7 +90,7 @@ def rejection_metrics() -> list[Column]:
     """Observed while rejected rows are written: rows per reason, files with rejects."""
     reason = F.col("reason")
     return [
-        F.collect_set(F.when(reason.isNotNull(), F.col("source_file"))).alias("rejected_files"),
+        F.to_json(F.collect_set(F.when(reason.isNotNull(), F.col("source_file")))).alias("rejected_files"),  # compat.observed_list
         *[F.count_if(reason == name).alias(name) for name in REASONS],
     ]
 

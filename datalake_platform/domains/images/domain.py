@@ -1,0 +1,10 @@
+"""The images domain as the registry sees it."""
+
+from datalake_platform.domains.images import assets
+from datalake_platform.domains.images.checks import checks
+from datalake_platform.registry import Domain
+
+DOMAIN = Domain(
+    assets=[assets.landing_images, assets.image_tensors, assets.cnn_model, assets.image_predictions],
+    checks=list(checks),
+)
