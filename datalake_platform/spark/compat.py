@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyspark
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -110,6 +111,29 @@ def observed_list(value: str | None) -> list:
     return json.loads(value) if value else []
 
 
+def _spark_line() -> tuple[int, int]:
+    major, minor = pyspark.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+# Spark 4.1 stopped pushing a filter through a projection when that would evaluate an expensive
+# expression again (SPARK-47672); a version says so, no function does.
+FILTERS_KEEP_EXPENSIVE_PROJECTIONS = _spark_line() >= (4, 1)
+
+
+def computed_once(value: Column) -> Column:
+    """`value` (a column many rules read, filtered on downstream) computed where it is projected.
+
+    Before 4.1, a filter on it is pushed below its projection with the column's expression in its
+    place, and the expressions it reads with it: universal's write split each landing line 20 times
+    instead of once (test_plan). A nondeterministic (and trivially true) term keeps the projection
+    where it is: Spark never pushes a filter through one. 4.1+ needs none.
+    """
+    if FILTERS_KEEP_EXPENSIVE_PROJECTIONS:
+        return value
+    return F.when(F.spark_partition_id() >= 0, value)
+
+
 # ---------------------------------------------------------------- JSON objects
 
 JSON_TYPES = ("missing", "null", "string", "integer", "other")
@@ -120,8 +144,9 @@ def json_fields(line: Column, names: Sequence[str]) -> Column:
     line is not one JSON object), and per name `<name>_type` (one of `JSON_TYPES`; `integer` is a
     whole number that fits 64 bits) and `<name>` (a string's value or an integer's digits, else null).
 
-    Spark 4's Variant functions do it in the JVM; on 3.5, Python's json module does, made as
-    strict as Spark's parser (no NaN or Infinity, no duplicate keys, one value per line).
+    Spark 4's Variant functions do it in the JVM; on 3.5, Python's json module does, made to read
+    as Spark's parser does: no NaN or Infinity, no duplicate keys, and the line's first value (what
+    follows it is not read).
     """
     if hasattr(F, "try_parse_json"):
         return _variant_fields(line, names)
@@ -157,7 +182,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 def _python_fields(text: str | None, names: Sequence[str]) -> dict:
     try:
-        parsed = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant) if text is not None else None
+        parsed = _DECODER.raw_decode(text.lstrip(" \t\r\n"))[0] if text is not None else None
     except (ValueError, RecursionError):
         parsed = None
     is_object = isinstance(parsed, dict)
@@ -194,3 +219,6 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)

@@ -148,3 +148,35 @@ def _causes(error):
     while error is not None:
         yield error
         error = error.cause or error.context
+
+
+def test_a_posts_table_runs_under_spark_submit_as_it_runs_locally(s3_lake, lake):
+    """The posts domain's Spark table (labelled tweets, with its quarantine and contract) under the
+    spark-submit of the installed pyspark (CI runs it with 3.5, 4.0 and the newest) on moto's S3."""
+    from datalake_platform.domains.posts import assets as posts
+    from datalake_platform.domains.posts.seed import seed
+    from datalake_platform.domains.posts.tables import LABELLED_TWEETS
+
+    for storage in (lake, s3_lake):
+        seed(storage)  # the posts and their human scores, as `datalake seed` lands them
+    key = dg.AssetKey(LABELLED_TWEETS.key_path)
+    compute = SparkSubmitCompute(lake=LakeResource(root=s3_lake.location), master="local[1]", jars=connector_jars("s3"),
+                                 spark_conf={"spark.sql.shuffle.partitions": "2"})
+    results = {}
+    for storage, asset, extra in ((lake, posts.labelled_tweets, {}), (s3_lake, on_remote_compute(posts.labelled_tweets), {"compute": compute})):
+        lake_resource = LakeResource(root=storage.location)
+        results[storage.location] = dg.materialize(
+            [posts.landing_human_scores, asset], selection=dg.AssetSelection.assets(key),
+            resources={"lake": lake_resource, "spark": SparkResource(lake=lake_resource), **extra}, raise_on_error=False,
+        )
+    local, remote = results[lake.location], results[s3_lake.location]
+    assert local.success and remote.success
+    node = "universal__posts__labelled_tweets"
+    [local_event], [remote_event] = local.asset_materializations_for_node(node), remote.asset_materializations_for_node(node)
+    for name in ("dagster/row_count", "quarantined_rows"):
+        assert remote_event.metadata[name].value == local_event.metadata[name].value, name
+    assert remote_event.metadata["dagster/row_count"].value > 4000
+    read = lambda storage: pd.read_parquet(storage.table_uri(LABELLED_TWEETS).split("://", 1)[-1], filesystem=storage.fs)  # noqa: E731
+    mine, theirs = (read(s).sort_values("tweet_id").reset_index(drop=True) for s in (lake, s3_lake))
+    pd.testing.assert_frame_equal(mine, theirs)
+    assert all(e.passed for e in remote.get_asset_check_evaluations())

@@ -106,7 +106,7 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
     for name, broken in reversed(_reasons()):
         reason = F.when(broken, F.lit(name)).otherwise(reason)
     # Narrow: the raw line only where quarantine keeps it.
-    return parsed.withColumn("reason", reason).select(
+    return parsed.withColumn("reason", compat.computed_once(reason)).select(
         "dt", *PER_FILE, "source_file", "file_key", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
         "reason", "extra_columns", "rescued_data", *_PARSED,
     )
