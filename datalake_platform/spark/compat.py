@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 import pyspark
-from pyspark.sql import Column, SparkSession
+from pyspark import SparkContext
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import BooleanType, DataType, StringType, StructField, StructType
@@ -50,10 +51,12 @@ def try_cast(value: Column, to: str | DataType) -> Column:
 
 
 def _jvm_try_cast(value: Column, to: str | DataType) -> Column:
-    spark = SparkSession.getActiveSession()
-    if spark is None or not hasattr(spark, "_jvm"):
-        raise RuntimeError("try_cast on Spark 3.5 needs a classic (not Spark Connect) session")
-    jvm = spark._jvm
+    # The process's SparkContext, not the thread's active session: a stream's batch function runs
+    # on another thread, which has none.
+    context = SparkContext._active_spark_context
+    if context is None:
+        raise RuntimeError("try_cast on Spark 3.5 needs a classic Spark session (Spark Connect 3.5 has no try_cast)")
+    jvm = context._jvm
     expressions = jvm.org.apache.spark.sql.catalyst.expressions
     evaluation = getattr(getattr(expressions, "EvalMode$"), "MODULE$").TRY()
     types = jvm.org.apache.spark.sql.types.DataType
