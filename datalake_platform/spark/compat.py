@@ -7,7 +7,9 @@ portable form beside it that gives the same values on the older lines (the test 
 them value by value). Domain code calls these, never a version check of its own.
 
 Detection is by feature (does pyspark have the function?), not by version number: a vendor's
-Spark may backport a function into an older line.
+Spark may backport a function into an older line. The one exception is an optimizer change that
+no function shows (`computed_once`). Private pyspark APIs used here (the 3.5 `try_cast`) are
+exercised by the test module on the line that needs them.
 """
 
 from __future__ import annotations
