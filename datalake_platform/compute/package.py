@@ -4,7 +4,8 @@
 The zip's name carries the package version and a hash of its files: a Spark job always imports
 exactly the code the Dagster process that submitted it runs, and an upload to the lake's store
 is skipped when that exact build is already there. Third-party libraries (dagster-pipes, pandera,
-pyarrow) are the cluster image's business: deployments/<cloud>/ pins them to pyproject.toml's.
+pyarrow) are the cluster image's business: deployments/cluster/requirements.txt, generated from
+pyproject.toml (compute.requirements).
 """
 
 from __future__ import annotations

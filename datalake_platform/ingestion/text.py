@@ -84,7 +84,7 @@ def without_trailing_cr(line: Column) -> Column:
 
 
 def trailing_crs_removed(line: Column) -> Column:
-    # Spark 4's two-argument `rtrim` does the same; a regex is on every line (3.5 included).
+    # Spark 4's two-argument `rtrim` does the same; this regex works on every Spark line, 3.5 included.
     return F.regexp_replace(line, "\r+$", "")
 
 
