@@ -22,7 +22,7 @@ rm -rf "$DATALAKE_ROOT" "$DAGSTER_HOME"
 unset DATALAKE_ROOT DAGSTER_HOME
 T=datalake_platform_tests
 exec "$VENV/bin/pytest" "$@" \
-  $T/spark/test_compat.py $T/spark/test_checkpoints.py $T/quality \
+  $T/compat $T/spark/test_checkpoints.py $T/quality \
   $T/ingestion/test_bad_input.py $T/ingestion/test_records.py \
   $T/domains/transactions/test_assets.py $T/domains/transactions/test_plan.py \
   $T/domains/posts/test_posts.py $T/domains/passengers $T/domains/images \

@@ -21,7 +21,8 @@ from datalake_platform.lake.tables import ServiceArea, TableRef
 from datalake_platform.metadata import table_metadata
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.checkpoints import CheckpointPolicy, Step, apply, plan_nodes, segments
+from datalake_platform.compat.spark import plan_nodes
+from datalake_platform.spark.checkpoints import CheckpointPolicy, Step, apply, segments
 from datalake_platform.spark.tables import read_table, write_table
 
 

@@ -14,46 +14,43 @@ import shutil
 import sys
 from pathlib import Path
 
+from datalake_platform.settings import Settings, SettingsError, current, export
+
 DEFAULT_DAGSTER_HOME = ".dagster"  # beside ./lake: the runs the UI shows
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_INSTANCE_CONFIG = REPO / "deployments" / "local" / "dagster.yaml"
 
 
-def _environment() -> tuple[str, Path]:
-    """The lake root and Dagster home every subcommand shares, exported for child processes."""
-    from datalake_platform.resources.lake import default_lake_root
-
-    root = default_lake_root()
-    os.environ["DATALAKE_ROOT"] = root
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+def _environment() -> Settings:
+    """The settings every subcommand shares; the lake root and Dagster home exported for child processes."""
+    settings = current()
+    home = Path(settings.dagster_home or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     instance_config = home / "dagster.yaml"
     if not instance_config.exists() and LOCAL_INSTANCE_CONFIG.exists():
         shutil.copyfile(LOCAL_INSTANCE_CONFIG, instance_config)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return root, home
+    export(DATALAKE_ROOT=settings.lake_root, DAGSTER_HOME=str(home))
+    return current()
 
 
-def seed() -> int:
+def seed(settings: Settings) -> int:
     """Copy the sample data into landing, and register its days as partitions (as the sensors would)."""
     import dagster as dg
 
-    from datalake_platform.definitions import LANDING_TABLES
+    from datalake_platform import registry
     from datalake_platform.ingestion.landing import register_landing
-    from datalake_platform.lake.storage import storage_for_root
-    from datalake_platform.seeding import seed_all
+    from datalake_platform.lake.backends import storage_for_root
 
-    root, _ = _environment()
-    storage = storage_for_root(root)
-    for result in seed_all(storage):
+    storage = storage_for_root(settings.lake_root)
+    for result in registry.seed_all(storage, settings):
         print(f"seeded {result}")
     with dg.DagsterInstance.get() as instance:
-        for table, days in register_landing(instance, storage, LANDING_TABLES).items():
+        for table, days in register_landing(instance, storage, registry.landing_tables()).items():
             print(f"partitions of {table}: {len(days)} new days registered")
     return 0
 
 
-def demo() -> int:
+def demo(settings: Settings) -> int:
     import dagster as dg
 
     from datalake_platform.spark.java import JavaNotFoundError, require_java
@@ -63,11 +60,11 @@ def demo() -> int:
     except JavaNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    seed()
-    root, home = _environment()
-    from datalake_platform.definitions import defs
+    seed(settings)
+    from datalake_platform.definitions import build
     from datalake_platform.runs import materialize_all
 
+    defs = build(settings)
     with dg.DagsterInstance.get() as instance:
         summaries = materialize_all(defs, instance)
     ok = all(s.success for s in summaries)
@@ -77,16 +74,16 @@ def demo() -> int:
         checks = f"; failed checks: {', '.join(s.failed_checks)}" if s.failed_checks else ""
         print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
     print()
-    _print_tables(root, defs)
-    print(f"\nThe lake is at {root}")
-    print(f"Dagster runs are recorded in {home}")
+    _print_tables(settings.lake_root, defs)
+    print(f"\nThe lake is at {settings.lake_root}")
+    print(f"Dagster runs are recorded in {settings.dagster_home}")
     print("Open the UI with:  ./datalake ui   (then http://127.0.0.1:3000)")
     return 0 if ok else 1
 
 
 def _print_tables(root: str, defs) -> None:
     """Rows per materialized table (and its quarantine), read from the parquet footers."""
-    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.lake.backends import storage_for_root
     from datalake_platform.lake.tables import TableRef
     from datalake_platform.ml.artifacts import POINTER, ModelStore
 
@@ -103,24 +100,22 @@ def _print_tables(root: str, defs) -> None:
 
 
 def ui(port: int) -> int:
-    _environment()
     workspace = REPO / "workspace.yaml"
     args = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port)]
     if workspace.exists():
         args += ["-w", str(workspace)]
     else:
-        args += ["-m", "datalake_platform"]
+        args += ["-m", "datalake_platform.definitions"]
     bin_dir = Path(sys.executable).parent
     os.execv(str(bin_dir / "dagster"), args)
     return 0
 
 
-def sql(args: argparse.Namespace) -> int:
+def sql(settings: Settings, args: argparse.Namespace) -> int:
     from datalake_platform.catalog import sql as spark_sql
-    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.lake.backends import storage_for_root
 
-    root, _ = _environment()
-    storage = storage_for_root(root)
+    storage = storage_for_root(settings.lake_root)
     if args.serve:
         return spark_sql.serve(storage, args.port)
     if args.e:
@@ -141,12 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     sql_parser.add_argument("--port", type=int, default=10000)
     sql_parser.add_argument("spark_sql_args", nargs=argparse.REMAINDER, help="passed to the spark-sql shell")
     args = parser.parse_args(argv)
+    try:
+        settings = _environment()
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.command == "sql":
-        return sql(args)
+        return sql(settings, args)
     if args.command == "seed":
-        return seed()
+        return seed(settings)
     if args.command == "demo":
-        return demo()
+        return demo(settings)
     return ui(args.port)
 
 

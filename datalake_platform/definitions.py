@@ -1,45 +1,45 @@
-"""The one Definitions: every domain's assets and checks, with the resources of DATALAKE_ENV."""
+"""The one Definitions of the platform: every registered domain, with the resources of its settings.
+
+`dagster dev` (workspace.yaml), `dagster asset materialize -m datalake_platform.definitions` and
+`[tool.dagster]` load `defs`, which parses the environment once (`settings.current()`) when Dagster
+loads it, never at import. `build(settings)` is the same for code that has its settings already.
+"""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
 from datalake_platform import registry
 from datalake_platform.catalog.resource import DEFAULT_ENGINE, CatalogResource
-from datalake_platform.ingestion.automation import automation
-from datalake_platform.resources import LakeResource, SparkResource, default_lake_root
-from datalake_platform.resources.spark import master_from_environment
+from datalake_platform.compat.dagster import silence_pinned_previews
+from datalake_platform.ingestion.automation import automation_sensor
+from datalake_platform.ingestion.sensors import landing_sensor
+from datalake_platform.lake.clouds import LAKE_SCHEMES
+from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.resources.spark import LOCAL_MASTER
+from datalake_platform.settings import Settings, SettingsError, current
 
-DOMAINS = registry.all_domains()
+silence_pinned_previews()
 
-LANDING_TABLES = [t for d in DOMAINS for t in d.landing_tables]  # each is watched by a sensor; its days are partitions
-ENVIRONMENTS = {
-    "local": "a folder",
-    "aws": "s3://bucket/prefix",
-    "gcp": "gs://bucket/prefix",
-    "azure": "abfss://container@account.dfs.core.windows.net/prefix",
-}
+LOCAL_COMPUTES = ("local", "cluster")  # Spark inside the run's process, or the master it names
+REMOTE_KINDS = {"spark", "pytorch"}  # steps sent to remote compute: Spark's, and the CNN's (a GPU cluster)
 
 
-def resources_for(env: str) -> dict[str, dg.ConfigurableResource]:
-    """The lake and Spark of an environment; DATALAKE_ROOT says where the lake is (a URI on a cloud)."""
-    if env not in ENVIRONMENTS:
-        raise ValueError(f"DATALAKE_ENV={env!r} is not available; choose one of {sorted(ENVIRONMENTS)}.")
-    root = os.environ.get("DATALAKE_ROOT") or default_lake_root()
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The lake and Spark of the settings' environment; its root must be on that environment's store."""
+    root = settings.lake_root
     scheme = root.split("://", 1)[0] if "://" in root else ""
-    schemes = {"local": ("", "file"), "aws": ("s3", "s3a"), "gcp": ("gs", "gcs"), "azure": ("abfss", "abfs")}[env]
-    if scheme not in schemes:
-        raise ValueError(f"DATALAKE_ENV={env} needs DATALAKE_ROOT to be {ENVIRONMENTS[env]}, not {root!r}.")
-    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if os.environ.get("DATALAKE_ROOT") else root, catalog=catalog_for(env))
-    # Spark inside the run, or on a cluster: DATALAKE_SPARK_MASTER / DATALAKE_SPARK_REMOTE (Spark Connect).
-    spark = SparkResource(lake=lake, master=master_from_environment(), remote=os.environ.get("DATALAKE_SPARK_REMOTE") or None)
+    if LAKE_SCHEMES.get(scheme, "local") != settings.env:
+        where = {"local": "a folder", "aws": "s3://bucket/prefix", "gcp": "gs://bucket/prefix",
+                 "azure": "abfss://container@account.dfs.core.windows.net/prefix"}[settings.env]
+        raise SettingsError(f"DATALAKE_ENV={settings.env} needs DATALAKE_ROOT to be {where}, not {root!r}.")
+    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root, catalog=catalog_for(settings))
+    spark = SparkResource(lake=lake, master=settings.spark_master or LOCAL_MASTER, remote=settings.spark_remote)
     return {"lake": lake, "spark": spark}
 
 
-def catalog_for(env: str) -> CatalogResource:
-    """The SQL interface of an environment (`DATALAKE_SQL` overrides it: databricks_sql on Azure, none)."""
+def catalog_for(settings: Settings) -> CatalogResource:
+    """The SQL interface of the environment (`DATALAKE_SQL` overrides it: databricks_sql on Azure, none)."""
     optional = {
         "bigquery_project": "DATALAKE_BIGQUERY_PROJECT",
         "databricks_warehouse_id": "DATABRICKS_WAREHOUSE_ID",
@@ -47,47 +47,38 @@ def catalog_for(env: str) -> CatalogResource:
         "glue_catalog_id": "DATALAKE_GLUE_CATALOG_ID",
     }
     return CatalogResource(
-        engine=os.environ.get("DATALAKE_SQL") or DEFAULT_ENGINE[env],
-        **{field: dg.EnvVar(var) for field, var in optional.items() if os.environ.get(var)},
+        engine=settings.sql or DEFAULT_ENGINE[settings.env],
+        **{name: dg.EnvVar(variable) for name, variable in optional.items() if getattr(settings, name)},
     )
 
 
-ASSETS = [a for d in DOMAINS for a in d.assets]
-ASSET_CHECKS = [c for d in DOMAINS for c in d.checks]
+def runs_remotely(asset) -> bool:
+    """Whether a remote compute gets this asset's step: Spark's steps and the CNN's, by their kinds."""
+    return isinstance(asset, dg.AssetsDefinition) and any(spec.kinds & REMOTE_KINDS for spec in asset.specs)
 
 
-def assets_for(compute: str) -> list:
-    """The assets as written (Spark in the run), or with their Spark steps sent to a cloud's Spark
-    through Pipes (compute.remote): the same code runs there, by asset key."""
-    if compute in ("local", "cluster"):
-        return ASSETS
-    from datalake_platform.compute.remote import on_remote_compute
+def build(settings: Settings) -> dg.Definitions:
+    domains = registry.all_domains()
+    resources = resources_for(settings)
+    assets = [a for d in domains for a in d.assets]
+    if settings.compute not in LOCAL_COMPUTES:
+        from datalake_platform.compute.clouds import compute_for
+        from datalake_platform.compute.remote import on_remote_compute
 
-    return [on_remote_compute(a) if _runs_on_compute(a) else a for a in ASSETS]
-
-
-def _runs_on_compute(asset) -> bool:
-    """Spark steps, and the CNN's training and scoring (a GPU cluster by a table override)."""
-    return isinstance(asset, dg.AssetsDefinition) and any(spec.kinds & {"spark", "pytorch"} for spec in asset.specs)
-
-
-def _definitions() -> dg.Definitions:
-    env = os.environ.get("DATALAKE_ENV", "local")
-    resources = resources_for(env)
-    compute = os.environ.get("DATALAKE_COMPUTE", "local")
-    if compute not in ("local", "cluster"):
-        from datalake_platform.compute.remote import compute_for
-
-        resources["compute"] = compute_for(compute, resources["lake"])
+        resources["compute"] = compute_for(settings, resources["lake"])
+        assets = [on_remote_compute(a) if runs_remotely(a) else a for a in assets]
+    landing_sensors = [landing_sensor(t, settings.sensor_interval_seconds) for d in domains for t in d.landing_tables]
     return dg.Definitions(
-        assets=assets_for(compute),
-        asset_checks=ASSET_CHECKS,
-        jobs=[j for d in DOMAINS for j in d.jobs],
-        sensors=[*(s for d in DOMAINS for s in d.sensors), automation],
+        assets=assets,
+        asset_checks=[c for d in domains for c in d.checks],
+        jobs=[j for d in domains for j in d.jobs],
+        sensors=[*landing_sensors, *(s for d in domains for s in d.sensors), automation_sensor(settings.sensor_interval_seconds)],
         resources=resources,
         # One run = one process = one Spark session, shared by every step of the run.
         executor=dg.in_process_executor,
     )
 
 
-defs = _definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build(current())

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pandera.pyspark as pa
 
+from datalake_platform.compat.dagster import add_partition_metadata
 from datalake_platform.partitions import describe_days
 
 PARTITION_ROW_COUNT = "dagster/partition_row_count"
@@ -36,25 +37,8 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
 def add_partition_row_counts(context: dg.AssetExecutionContext, rows_by_day: Mapping[str, int]) -> None:
     """Each day's rows on that day's own materialization event (a run of many days emits one
     per day), instead of every day's count repeated on each of them."""
-    if len(rows_by_day) <= 1:
-        return
-    step = getattr(context.op_execution_context, "_step_execution_context", None)
-    accumulator = getattr(step, "_metadata_accumulator", None)
-    if accumulator is None:  # not Dagster 1.13's context: the public call, one day at a time
-        for day, rows in rows_by_day.items():
-            context.add_asset_metadata({PARTITION_ROW_COUNT: rows}, partition_key=day)
-        return
-    # Written by hand: `add_asset_metadata(partition_key=)` reads the run's dynamic partitions
-    # again on every call to check its key (3 storage queries: 0.6 s for 546 days). The days
-    # are checked here once, against the run's keys, then added as that call adds them.
-    stray = sorted(set(rows_by_day) - set(context.partition_keys))
-    if stray:
-        raise dg.DagsterInvariantViolationError(f"rows counted for days this run does not target: {stray[:5]}")
-    for day, rows in rows_by_day.items():
-        accumulator = accumulator.with_additional_asset_metadata(
-            asset_key=context.asset_key, partition_key=day, metadata={PARTITION_ROW_COUNT: rows}
-        )
-    step._metadata_accumulator = accumulator
+    if len(rows_by_day) > 1:
+        add_partition_metadata(context, {day: {PARTITION_ROW_COUNT: rows} for day, rows in rows_by_day.items()})
 
 
 def with_partition_row_counts(context: dg.AssetExecutionContext, result: Any) -> Any:

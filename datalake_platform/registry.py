@@ -1,5 +1,5 @@
 """The domains of the lake, registered in one place. No environment is read here and nothing is built:
-the orchestrator's definitions and the cluster's job both find a table's code through this module.
+the orchestrator's definitions, `datalake seed` and the cluster's job all find a domain's code here.
 
 A domain is a package under `domains/` whose `domain.py` exposes `DOMAIN`; adding one is one line here.
 """
@@ -7,22 +7,56 @@ A domain is a package under `domains/` whose `domain.py` exposes `DOMAIN`; addin
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from datalake_platform.ingestion.landing import LandingTable
+    from datalake_platform.lake.storage import LakeStorage
+    from datalake_platform.settings import Settings
 
 DOMAINS = ("transactions", "passengers", "images", "posts")
 
 
+@dataclass
+class SeedResult:
+    """What a domain's seed wrote into landing: files written or found unchanged, and their data rows."""
+
+    table: str
+    files_written: int = 0
+    files_unchanged: int = 0
+    rows: int = 0
+
+    def add(self, written: bool, rows: int) -> None:
+        if written:
+            self.files_written += 1
+        else:
+            self.files_unchanged += 1
+        self.rows += rows
+
+    def __str__(self) -> str:
+        return f"{self.table}: {self.files_written} files written, {self.files_unchanged} unchanged, {self.rows} data rows"
+
+
+Seed = Callable[["LakeStorage", "Settings"], list[SeedResult]]
+
+
 @dataclass(frozen=True)
 class Domain:
-    """What one domain gives the lake: its assets and checks, and what watches or drives them."""
+    """What one domain gives the lake: its tables' assets and checks, what watches or drives them,
+    its owners, and the bundled data `datalake seed` copies into its landing tables."""
 
+    name: str
+    owners: list[str]
+    seed: Seed
     assets: list = field(default_factory=list)
     checks: list = field(default_factory=list)
-    sensors: list = field(default_factory=list)
+    landing_tables: list[LandingTable] = field(default_factory=list)  # each gets a sensor; its days are partitions
+    sensors: list = field(default_factory=list)  # beyond the landing sensors
     jobs: list = field(default_factory=list)
-    landing_tables: list = field(default_factory=list)  # each is watched by a sensor; its days are partitions
 
 
 def domain(name: str) -> Domain:
@@ -41,3 +75,12 @@ def domain_of(key: dg.AssetKey) -> Domain:
 
 def all_domains() -> list[Domain]:
     return [domain(name) for name in DOMAINS]
+
+
+def landing_tables() -> list[LandingTable]:
+    return [t for d in all_domains() for t in d.landing_tables]
+
+
+def seed_all(storage: LakeStorage, settings: Settings) -> list[SeedResult]:
+    """`datalake seed`: every domain's bundled sample data into landing. Idempotent."""
+    return [result for d in all_domains() for result in d.seed(storage, settings)]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from datalake_platform.compat.dagster import partition_range_tags
 
 
 @dataclass
@@ -24,7 +25,7 @@ class RunSummary:
 def whole_range_tags(partitions_def: dg.PartitionsDefinition, instance: dg.DagsterInstance) -> dict[str, str]:
     """Run tags that make one run cover every partition (a single-run backfill)."""
     keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return partition_range_tags(keys[0], keys[-1])
 
 
 def materialize_all(

@@ -15,17 +15,23 @@ import dagster as dg
 import pytest
 
 from datalake_platform.catalog.resource import CatalogResource
-from datalake_platform.definitions import LANDING_TABLES, defs
-from datalake_platform.domains.transactions.sensors import LANDING
+from datalake_platform import registry
+from datalake_platform.definitions import build
+from datalake_platform.settings import Settings
+from datalake_platform.domains.transactions.tables import LANDING
 from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.domains.transactions.seed import cdnow_by_day
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
-from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage, storage_for_root
+from datalake_platform.lake.backends import storage_for_root
+from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.connectors import connector_jars
 from datalake_platform.spark.session import get_or_create_session
 
 REPO = Path(__file__).resolve().parent.parent
+# The platform's definitions with the default (local) settings, whatever this process's environment.
+defs = build(Settings())
+LANDING_TABLES = registry.landing_tables()
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # moto's test credentials, in the environment before Spark's JVM starts: S3A reads them from the
 # JVM's environment (the standard chain), which is fixed at launch. Nothing here reaches AWS.

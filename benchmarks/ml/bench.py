@@ -27,7 +27,8 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 import dagster as dg  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from datalake_platform.definitions import defs  # noqa: E402
+from datalake_platform.definitions import build  # noqa: E402
+from datalake_platform.settings import Settings  # noqa: E402
 from datalake_platform.domains.images.seed import generate, seed as seed_images  # noqa: E402
 from datalake_platform.domains.passengers import transforms  # noqa: E402
 from datalake_platform.domains.passengers.seed import seed as seed_passengers  # noqa: E402
@@ -44,7 +45,7 @@ DATA = Path(__file__).resolve().parent / "_data"
 
 def _materialize(storage, selection: str, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
+        [*(defs := build(Settings())).assets, *defs.asset_checks],
         selection=dg.AssetSelection.assets(*[dg.AssetKey.from_user_string(k) for k in selection.split()]),
         resources={"lake": LakeResource(root=storage.root), "spark": SparkResource()},
         instance=dg.DagsterInstance.ephemeral(),

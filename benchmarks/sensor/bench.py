@@ -24,9 +24,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from datalake_platform.domains.transactions.sensors import LANDING, purchases_files
+from datalake_platform.domains.transactions.tables import LANDING
+from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.resources import LakeResource
+
+purchases_files = landing_sensor(LANDING)
 
 FILES_PER_DAY = 10
 LINE = "customer_id,date,number_of_cds,dollar_value\n00001,{compact},1,1.00\n"

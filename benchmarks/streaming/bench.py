@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def train(storage) -> None:
-    from datalake_platform.definitions import defs
+    from datalake_platform.definitions import build
+    from datalake_platform.settings import Settings
     from datalake_platform.domains.posts.sample import TWEETS
     from datalake_platform.domains.posts.tables import LABELLED_TWEETS, LANDING_SCORES, SENTIMENT_MODEL
     from datalake_platform.resources import LakeResource, SparkResource
@@ -38,7 +39,7 @@ def train(storage) -> None:
     storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", TWEETS.read_bytes())
     lake = LakeResource(root=storage.location)
     result = dg.materialize(
-        [*defs.assets, *defs.asset_checks], selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
+        [*(defs := build(Settings())).assets, *defs.asset_checks], selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
         resources={"lake": lake, "spark": SparkResource(lake=lake)}, instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
-from datalake_platform.definitions import LANDING_TABLES, defs
+from datalake_platform import registry
+from datalake_platform.definitions import build
 from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.domains.transactions.schemas import MONEY, Purchases
 from datalake_platform.domains.transactions.tables import (
@@ -46,6 +47,7 @@ from datalake_platform.quality.validation import ContractAudit, ValidationReport
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.runs import whole_range_tags
 from datalake_platform.spark.session import get_or_create_session
+from datalake_platform.settings import Settings
 from datalake_platform.spark.tables import read_table
 
 DATA = Path(__file__).resolve().parent / "_data"
@@ -111,9 +113,9 @@ def platform(root: Path, with_checks: bool) -> int:
     # Closed here, on this thread: left to the garbage collector, its SQLite connections were
     # closed on whichever driver thread collected them, which SQLite refuses (a traceback per run).
     with dg.DagsterInstance.ephemeral() as instance, _contracts_audited(with_checks):
-        register_landing(instance, LocalLakeStorage(str(root)), LANDING_TABLES)
+        register_landing(instance, LocalLakeStorage(str(root)), registry.landing_tables())
         result = dg.materialize(
-            [*defs.assets, *defs.asset_checks],
+            [*(defs := build(Settings())).assets, *defs.asset_checks],
             selection=selection,
             resources={"lake": LakeResource(root=str(root)), "spark": SparkResource()},
             instance=instance,

@@ -7,7 +7,6 @@ tools) that keeps applying new journal entries while it serves.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,8 +14,10 @@ import threading
 from pathlib import Path
 
 from datalake_platform.catalog.hive import JournalApplier, hive_conf
+from datalake_platform.compat.spark import start_thrift_server
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.spark.session import get_or_create_session
+from datalake_platform.settings import spark_process_defaults
 
 JOURNAL_POLL_SECONDS = 2.0
 
@@ -45,7 +46,7 @@ def shell(storage: LakeStorage, args: list[str]) -> int:
 
     spark_sql = Path(pyspark.__file__).parent / "bin" / "spark-sql"
     confs = [arg for key, value in hive_conf(storage).items() for arg in ("--conf", f"{key}={value}")]
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark_process_defaults()
     return subprocess.call([str(spark_sql), "--master", "local[*]", *confs, *args])
 
 
@@ -56,9 +57,7 @@ def serve(storage: LakeStorage, port: int) -> int:
         "spark.hadoop.hive.server2.thrift.port": str(port),
         "spark.sql.hive.thriftServer.singleSession": "true",  # JDBC clients see the tables this session registers
     })
-    spark._jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
-        spark._jsparkSession.sqlContext()
-    )
+    start_thrift_server(spark)
     print(f"Thrift JDBC server on jdbc:hive2://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,7 +3,7 @@
 
 Each function uses the newer Spark's own function where the running pyspark has it, and a
 portable form beside it that gives the same values on the older lines (the test module
-`datalake_platform_tests/spark/test_compat.py` runs both forms where both exist and compares
+`datalake_platform_tests/compat/test_spark.py` runs both forms where both exist and compares
 them value by value). Domain code calls these, never a version check of its own.
 
 Detection is by feature (does pyspark have the function?), not by version number: a vendor's
@@ -45,7 +45,7 @@ def try_cast(value: Column, to: str | DataType) -> Column:
 
     Spark 3.5 has no `try_cast` in Python, and its plain `cast` (ANSI off) is not the same: it
     reads "1.5" as the int 1. Its Catalyst has the TRY cast, built here through the JVM (a
-    private API, tested by `test_compat`); a Spark Connect 3.5 client has no way to it.
+    private API, tested by `compat/test_spark.py`); a Spark Connect 3.5 client has no way to it.
     """
     if hasattr(Column, "try_cast"):
         return value.try_cast(to)
@@ -227,3 +227,35 @@ def _no_constant(name: str):
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+# Private pyspark APIs, each pinned by a test in compat/test_spark.py. Classic sessions only: a
+# Spark Connect client has no JVM objects, and says so instead of failing deep inside py4j.
+
+
+def _jvm_dataframe(df):
+    if not hasattr(df, "_jdf"):
+        raise RuntimeError("plan statistics need a classic Spark session; Spark Connect does not expose the JVM plan")
+    return df._jdf
+
+
+def plan_nodes(df) -> int:
+    """Nodes of the analyzed logical plan (one line each of its tree string)."""
+    return str(_jvm_dataframe(df).queryExecution().analyzed().treeString()).count("\n")
+
+
+def estimated_bytes(df) -> int:
+    """The optimizer's size estimate of `df`'s result (no public API gives Catalyst's statistics)."""
+    return int(str(_jvm_dataframe(df).queryExecution().optimizedPlan().stats().sizeInBytes()))
+
+
+def start_thrift_server(session) -> None:
+    """HiveThriftServer2 inside `session`, so JDBC clients see its tables (pyspark has no Python API)."""
+    session._jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+        session._jsparkSession.sqlContext()
+    )
+
+
+def classic_session_stopped(session) -> bool:
+    """Whether a classic session's SparkContext was stopped (pyspark keeps the object, without its JVM peer)."""
+    return session.sparkContext._jsc is None

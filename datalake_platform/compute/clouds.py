@@ -10,21 +10,17 @@ operators can read it. The cloud's own Spark has its store's connector and ident
 """
 
 import json
-import os
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from datalake_platform.compute.remote import RemoteCompute, StoreChannel, spark_submit_parameters
+from datalake_platform.compute.remote import RemoteCompute, SparkSubmitCompute, StoreChannel, spark_submit_parameters
+from datalake_platform.resources.lake import LakeResource
+from datalake_platform.settings import Settings
 
 # Settings the entrypoint's Spark needs on any cluster: the lake's conventions (see spark.session).
 JOB_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.sources.partitionOverwriteMode": "static"}
-
-
-def json_env(name: str) -> dict[str, Any]:
-    """A JSON object from the environment (cluster specs in deployments/<cloud>/)."""
-    return json.loads(os.environ[name])
 
 
 def _job_name(context: dg.AssetExecutionContext) -> str:
@@ -340,3 +336,39 @@ class EMRClusterCompute(RemoteCompute):
     def _cancel(self, emr, step_id: str, context, why: str) -> None:
         context.log.warning(f"cancelling EMR step {step_id} on cluster {self.cluster_id}: {why}")
         emr.cancel_steps(ClusterId=self.cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT")
+
+
+def compute_for(settings: Settings, lake: LakeResource) -> RemoteCompute:
+    """The compute `DATALAKE_COMPUTE` names, configured from the settings (deployments/<cloud>/env.template
+    lists the variables each needs); a clear error names a variable that is missing."""
+    compute = _compute_named(settings, lake)
+    # e.g. {"smart/images/cnn_model": {"cluster_spec": <databricks-job-cluster-gpu.json>}}
+    overrides = settings.compute_overrides or {}
+    return compute.model_copy(update={"overrides": overrides}) if overrides else compute
+
+
+def _compute_named(s: Settings, lake: LakeResource) -> RemoteCompute:
+    name = s.compute
+    if name == "spark-submit":
+        return SparkSubmitCompute(lake=lake, master=s.spark_master or "local[2]")
+    if name == "emr":
+        return EMRCompute(lake=lake, cluster_spec=s.require("emr_job_flow"))
+    if name == "emr-cluster":
+        return EMRClusterCompute(lake=lake, cluster_id=s.require("emr_cluster_id"))
+    if name == "emr-serverless":
+        return EMRServerlessCompute(
+            lake=lake, application_id=s.require("emr_serverless_app_id"), execution_role_arn=s.require("emr_role_arn")
+        )
+    if name == "dataproc":
+        return DataprocCompute(
+            lake=lake, project_id=s.require("google_cloud_project"), region=s.require("dataproc_region"),
+            cluster_name=s.require("dataproc_cluster"),
+        )
+    if name == "dataproc-serverless":
+        return DataprocServerlessCompute(
+            lake=lake, project_id=s.require("google_cloud_project"), region=s.require("dataproc_region"),
+            runtime_version=s.dataproc_runtime, container_image=s.dataproc_image, service_account=s.dataproc_service_account,
+        )
+    if name == "databricks":
+        return DatabricksCompute(lake=lake, cluster_spec=s.require("databricks_cluster"))
+    raise ValueError(f"DATALAKE_COMPUTE={name!r} is not a remote compute")

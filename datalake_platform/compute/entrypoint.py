@@ -15,13 +15,11 @@ dagster-pipes' loaders and writers; `--pipes-store` names which, matching the su
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_pipes import (
     PipesCliArgsParamsLoader,
     PipesContext,
@@ -29,6 +27,9 @@ from dagster_pipes import (
     PipesDefaultContextLoader,
     open_dagster_pipes,
 )
+
+from datalake_platform.compat.dagster import partition_range_tags, silence_pinned_previews
+from datalake_platform.lake.clouds import azure_blob_client, gcs_client, s3_client
 
 LAKE_ROOT = "lake_root"  # extras the submitting side sends (compute.remote)
 PARTITION_KEYS = "partition_keys"
@@ -40,18 +41,13 @@ def pipes_io(store: str) -> dict[str, Any]:
     import dagster_pipes as pipes
 
     if store == "s3":
-        import boto3
-
-        client = boto3.client("s3")
+        client = s3_client()
         return {"context_loader": pipes.PipesS3ContextLoader(client), "message_writer": pipes.PipesS3MessageWriter(client)}
     if store == "gcs":
-        from google.cloud import storage
-
-        emulated = bool(os.environ.get("STORAGE_EMULATOR_HOST"))  # fake-gcs-server: no credentials, any project
-        client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT", "test")) if emulated else storage.Client()
+        client = gcs_client()
         return {"context_loader": pipes.PipesGCSContextLoader(client=client), "message_writer": pipes.PipesGCSMessageWriter(client=client)}
     if store == "azure":
-        client = _azure_blob_client()
+        client = azure_blob_client()
         return {
             "context_loader": pipes.PipesAzureBlobStorageContextLoader(client=client),
             "message_writer": pipes.PipesAzureBlobStorageMessageWriter(client=client),
@@ -61,16 +57,6 @@ def pipes_io(store: str) -> dict[str, Any]:
     if store == "default":  # files / environment: a launcher on the same machine
         return {}
     raise ValueError(f"--pipes-store {store!r}: choose s3, gcs, azure, dbfs or default")
-
-
-def _azure_blob_client():
-    from azure.storage.blob import BlobServiceClient
-
-    if os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
-        return BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"])
-    from azure.identity import DefaultAzureCredential
-
-    return BlobServiceClient(os.environ["AZURE_STORAGE_ACCOUNT_URL"], credential=DefaultAzureCredential())
 
 
 def run_table(pipes: PipesContext) -> None:
@@ -127,7 +113,7 @@ def _partition_tags(asset: dg.AssetsDefinition, keys: list[str], instance: dg.Da
     partitions = asset.partitions_def
     if isinstance(partitions, dg.DynamicPartitionsDefinition):
         instance.add_dynamic_partitions(partitions.name, keys)
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return partition_range_tags(keys[0], keys[-1])
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
@@ -192,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipes-store", default="default", help="where Pipes context and messages travel: s3, gcs, azure, dbfs, default")
     parser.add_argument("--package", help="the platform's zip, for launchers without --py-files (a Databricks Python task)")
     args, _ = parser.parse_known_args(argv)  # Dataproc's client appends its own --dagster-pipes-* arguments
+    silence_pinned_previews()
     if args.package:
         from pyspark.sql import SparkSession
 

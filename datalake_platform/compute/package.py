@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import datalake_platform
+
+from datalake_platform.settings import current
 
 PACKAGE_DIR = Path(datalake_platform.__file__).resolve().parent
 ENTRYPOINT = PACKAGE_DIR / "compute" / "entrypoint.py"
@@ -49,7 +50,7 @@ def _zip_bytes() -> bytes:
 
 
 def dist_dir() -> Path:
-    return Path(os.environ.get("DATALAKE_DIST_DIR") or Path.home() / ".cache" / "datalake_platform" / "dist")
+    return current().dist_dir
 
 
 def package_zip() -> Path:

@@ -9,7 +9,6 @@ Cancelling the Dagster run cancels the cloud job (each client's `forward_termina
 """
 
 
-import os
 import shlex
 import signal
 import subprocess
@@ -23,10 +22,13 @@ from pydantic import Field
 
 from datalake_platform.compute.entrypoint import CHECKS, LAKE_ROOT, PARTITION_KEYS
 from datalake_platform.compute.package import ENTRYPOINT, package_zip, upload_artifacts
+from datalake_platform.lake.clouds import azure_blob_client, cloud_of, gcs_client, s3_client
 from datalake_platform.metadata import with_partition_row_counts
 from datalake_platform.resources.lake import LakeResource
+from datalake_platform.settings import child_environment
 
 TERMINATION_TIMEOUT_S = 20  # a cancelled spark-submit's time to stop (PipesSubprocessClient's default)
+PIPES_STORES = {"aws": "s3", "gcp": "gcs", "azure": "azure"}  # the cloud of the lake -> the Pipes channel
 PIPES_FOLDER = "work/_pipes"  # Pipes context and message chunks, under the lake's root
 
 
@@ -35,35 +37,32 @@ class StoreChannel:
     injector and reader (S3: dagster-aws, GCS: dagster-gcp, Azure Blob: dagster-azure)."""
 
     def __init__(self, root: str):
-        self.scheme, _, rest = root.partition("://")
+        self.root = root
+        _, _, rest = root.partition("://")
         self.bucket, _, self.prefix = rest.partition("/")
 
     @property
     def store(self) -> str:
-        return {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfss": "azure", "abfs": "azure"}[self.scheme]
+        return PIPES_STORES[cloud_of(self.root)]
 
     def injector_and_reader(self, interval: float = 2) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
         key_prefix = f"{self.prefix}/{PIPES_FOLDER}/".lstrip("/")
         if self.store == "s3":
-            import boto3
             from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
 
-            client = boto3.client("s3")
+            client = s3_client()
             return (PipesS3ContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
                     PipesS3MessageReader(bucket=self.bucket, client=client, interval=interval))
         if self.store == "gcs":
             from dagster_gcp.pipes import PipesGCSContextInjector, PipesGCSMessageReader
-            from google.cloud import storage
 
-            client = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT", "test")) if os.environ.get("STORAGE_EMULATOR_HOST") else storage.Client()
+            client = gcs_client()
             return (PipesGCSContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
                     PipesGCSMessageReader(bucket=self.bucket, client=client, interval=interval))
         from dagster_azure.pipes import PipesAzureBlobStorageContextInjector, PipesAzureBlobStorageMessageReader
 
-        from datalake_platform.compute.entrypoint import _azure_blob_client
-
         container = self.bucket.split("@", 1)[0]
-        client = _azure_blob_client()
+        client = azure_blob_client()
         return (PipesAzureBlobStorageContextInjector(container=container, client=client),
                 PipesAzureBlobStorageMessageReader(container=container, client=client, interval=interval))
 
@@ -120,7 +119,7 @@ class SparkSubmitCompute(RemoteCompute):
         injector, reader = channel.injector_and_reader()
         env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
         with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
-            process = subprocess.Popen(self.command(channel.store), env={**os.environ, **env, **session.get_bootstrap_env_vars()})
+            process = subprocess.Popen(self.command(channel.store), env=child_environment({**env, **session.get_bootstrap_env_vars()}))
             try:
                 process.wait()
             except dg.DagsterExecutionInterruptedError:  # the run was cancelled: cancel the job (forward_termination)
@@ -155,9 +154,7 @@ class RemoteJobFailed(Exception):
 def remote_error(context: dg.AssetExecutionContext) -> str | None:
     """The exception the job's Pipes context closed with (the entrypoint's error, e.g. a broken
     contract), as the message handler logged it for this step; None if the job sent none."""
-    from dagster._core.events import DagsterEventType
-
-    records = context.instance.all_logs(context.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+    records = context.instance.all_logs(context.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
     step = context.op_execution_context.get_step_execution_context().step.key
     errors = [r.dagster_event.engine_event_data.error for r in records
               if r.step_key == step and r.dagster_event.engine_event_data and r.dagster_event.engine_event_data.error
@@ -171,45 +168,6 @@ def remote_error(context: dg.AssetExecutionContext) -> str | None:
 def spark_submit_parameters(artifacts: dict[str, str], spark_conf: dict[str, str]) -> str:
     """`--py-files` and `--conf` as one string, the form EMR Serverless takes."""
     return " ".join(["--py-files", artifacts["package"], *(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in spark_conf.items())])
-
-
-def compute_for(name: str, lake: LakeResource) -> RemoteCompute:
-    """The compute of DATALAKE_COMPUTE, configured from the environment (deployments/<cloud>/ says which variables)."""
-    from datalake_platform.compute import clouds
-
-    env = os.environ
-    compute = _compute_named(name, lake, env)
-    # e.g. {"smart/images/cnn_model": {"cluster_spec": <databricks-job-cluster-gpu.json>}}
-    overrides = clouds.json_env("DATALAKE_COMPUTE_OVERRIDES") if env.get("DATALAKE_COMPUTE_OVERRIDES") else {}
-    return compute.model_copy(update={"overrides": overrides}) if overrides else compute
-
-
-def _compute_named(name: str, lake: LakeResource, env) -> RemoteCompute:
-    from datalake_platform.compute import clouds
-
-    if name == "spark-submit":
-        return SparkSubmitCompute(lake=lake, master=env.get("DATALAKE_SPARK_MASTER", "local[2]"))
-    if name == "emr":
-        return clouds.EMRCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_EMR_JOB_FLOW"))
-    if name == "emr-cluster":
-        return clouds.EMRClusterCompute(lake=lake, cluster_id=env["DATALAKE_EMR_CLUSTER_ID"])
-    if name == "emr-serverless":
-        return clouds.EMRServerlessCompute(
-            lake=lake, application_id=env["DATALAKE_EMR_SERVERLESS_APP_ID"], execution_role_arn=env["DATALAKE_EMR_ROLE_ARN"]
-        )
-    if name == "dataproc":
-        return clouds.DataprocCompute(
-            lake=lake, project_id=env["GOOGLE_CLOUD_PROJECT"], region=env["DATALAKE_DATAPROC_REGION"], cluster_name=env["DATALAKE_DATAPROC_CLUSTER"]
-        )
-    if name == "dataproc-serverless":
-        return clouds.DataprocServerlessCompute(
-            lake=lake, project_id=env["GOOGLE_CLOUD_PROJECT"], region=env["DATALAKE_DATAPROC_REGION"],
-            runtime_version=env.get("DATALAKE_DATAPROC_RUNTIME", "2.2"), container_image=env.get("DATALAKE_DATAPROC_IMAGE") or None,
-            service_account=env.get("DATALAKE_DATAPROC_SERVICE_ACCOUNT") or None,
-        )
-    if name == "databricks":
-        return clouds.DatabricksCompute(lake=lake, cluster_spec=clouds.json_env("DATALAKE_DATABRICKS_CLUSTER"))
-    raise ValueError(f"DATALAKE_COMPUTE={name!r}: choose local, cluster, spark-submit, emr, emr-cluster, emr-serverless, dataproc, dataproc-serverless or databricks")
 
 
 def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:

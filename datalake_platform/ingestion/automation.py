@@ -22,11 +22,12 @@ def refresh_when_upstream_lands() -> dg.AutomationCondition:
     ).with_label("refresh_when_upstream_lands")
 
 
-# Evaluates every asset that has an automation condition; on by default, like the landing sensors.
-automation = dg.AutomationConditionSensorDefinition(
-    "lake_automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=INTERVAL_SECONDS,
-    description="Refreshes tables over all partitions (reports) after the landing sensors' runs.",
-)
+def automation_sensor(interval_seconds: int = INTERVAL_SECONDS) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset that has an automation condition; on by default, like the landing sensors."""
+    return dg.AutomationConditionSensorDefinition(
+        "lake_automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds,
+        description="Refreshes tables over all partitions (reports) after the landing sensors' runs.",
+    )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 
 def position(column: str) -> str:

@@ -23,7 +23,7 @@ from datalake_platform.ingestion.text import (
 )
 from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 __all__ = [
     "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",

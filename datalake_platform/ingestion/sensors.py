@@ -11,17 +11,16 @@ A day whose files did not change is never requested again, however many ticks se
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from datalake_platform.compat.dagster import partition_range_tags
 from datalake_platform.ingestion.landing import LandingScan, LandingTable, scan_landing
 from datalake_platform.resources import LakeResource
 
 MAX_DAYS_PER_RUN = 366  # one Spark run per range; a year of days keeps a run's plan small
-INTERVAL_SECONDS = int(os.environ.get("DATALAKE_SENSOR_INTERVAL_SECONDS", "30"))
+INTERVAL_SECONDS = 30  # DATALAKE_SENSOR_INTERVAL_SECONDS: settings.sensor_interval_seconds
 
 
 @dataclass
@@ -75,7 +74,7 @@ def run_request(landing: LandingTable, days: list[str], tick: int) -> dg.RunRequ
     key = f"{tick}:{days[0]}...{days[-1]}"
     if len(days) == 1:
         return dg.RunRequest(run_key=key, asset_selection=list(landing.targets), partition_key=days[0])
-    tags = {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+    tags = partition_range_tags(days[0], days[-1])
     return dg.RunRequest(run_key=key, asset_selection=list(landing.targets), tags=tags)
 
 
@@ -84,13 +83,13 @@ def misplaced_request(landing: LandingTable, tick: int) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"{tick}:misplaced", asset_selection=[dg.AssetKey(landing.misplaced.key_path)])
 
 
-def landing_sensor(landing: LandingTable) -> dg.SensorDefinition:
+def landing_sensor(landing: LandingTable, interval_seconds: int = INTERVAL_SECONDS) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{landing.name}_files",
         description=f"Requests runs of {', '.join(k.to_user_string() for k in landing.targets)} for the days whose "
         f"files in {landing.ref} are new or changed; registers new days as partitions.",
         asset_selection=[*landing.targets, dg.AssetKey(landing.misplaced.key_path)],
-        minimum_interval_seconds=INTERVAL_SECONDS,
+        minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:

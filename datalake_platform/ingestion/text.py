@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
 FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, and refused

@@ -26,6 +26,7 @@ from pathlib import Path
 from datalake_platform.lake.object_store import COMMIT_MARKER, ObjectStoreLakeStorage
 from datalake_platform.lake.storage import LandingFile, LocalLakeStorage
 from datalake_platform.lake.tables import ServiceArea, TableRef, partition_folder
+from datalake_platform.settings import current
 
 
 class MirroredLakeStorage(LocalLakeStorage):
@@ -114,5 +115,5 @@ class MirroredLakeStorage(LocalLakeStorage):
 
 def mirror_folder(remote: ObjectStoreLakeStorage) -> str:
     """Where the mirror of a bucket lake lives on this machine (`DATALAKE_MIRROR_DIR` to choose)."""
-    base = Path(os.environ.get("DATALAKE_MIRROR_DIR") or Path.home() / ".cache" / "datalake_platform" / "mirror")
+    base = current().mirror_dir
     return str(base / remote.root.split("://", 1)[1].replace("@", "/").replace(":", "_"))

@@ -22,13 +22,13 @@ they can see extra files. The SQL catalog is the place to close that gap.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import fsspec
 
 from datalake_platform.lake.storage import LakeStorage, is_data_file
 from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea
+from datalake_platform.settings import current, export_defaults
 
 COMMIT_MARKER = "_commit.json"
 
@@ -174,12 +174,12 @@ class S3LakeStorage(ObjectStoreLakeStorage):
     def __init__(self, root: str):
         bucket_path = root.split("://", 1)[1]
         # No listings cache: other processes (runs, the sensor daemon) change the bucket under it.
-        fs = fsspec.filesystem("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, use_listings_cache=False)
+        fs = fsspec.filesystem("s3", endpoint_url=self.endpoint_url, use_listings_cache=False)
         super().__init__(f"{self.scheme}://{bucket_path}", fs)
 
     @property
     def endpoint_url(self) -> str | None:
-        return os.environ.get("AWS_ENDPOINT_URL") or None
+        return current().aws_endpoint_url
 
 
 class GCSLakeStorage(ObjectStoreLakeStorage):
@@ -194,13 +194,13 @@ class GCSLakeStorage(ObjectStoreLakeStorage):
     def __init__(self, root: str):
         options = {"token": "anon"} if self.emulator else {}
         # gcsfs would otherwise probe each bucket for hierarchical namespace, which emulators never answer.
-        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        export_defaults(GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false")
         fs = fsspec.filesystem("gs", use_listings_cache=False, **options)
         super().__init__(f"{self.scheme}://{root.split('://', 1)[1]}", fs)
 
     @property
     def emulator(self) -> str | None:
-        return os.environ.get("STORAGE_EMULATOR_HOST") or None
+        return current().gcs_emulator
 
 
 class AzureLakeStorage(ObjectStoreLakeStorage):
@@ -216,8 +216,9 @@ class AzureLakeStorage(ObjectStoreLakeStorage):
     def __init__(self, root: str):
         container_at, _, path = root.split("://", 1)[1].partition("/")
         self.container, _, host = container_at.partition("@")
-        self.account = host.split(".", 1)[0] if host else os.environ.get("AZURE_STORAGE_ACCOUNT_NAME", "")
-        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        settings = current()
+        self.account = host.split(".", 1)[0] if host else settings.azure_account_name or ""
+        connection = settings.azure_connection_string
         options = {"connection_string": connection} if connection else {"account_name": self.account, "anon": False}
         fs = fsspec.filesystem("abfs", use_listings_cache=False, **options)
         super().__init__(f"{self.scheme}://{self.container}@{self.account}.dfs.core.windows.net/{path}".rstrip("/"), fs)

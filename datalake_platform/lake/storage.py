@@ -335,27 +335,3 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return rc == 0
-
-
-def storage_for_root(root: str) -> LakeStorage:
-    """The backend for a lake root: a path or `file://` URI is local; `s3://` (or `s3a://`) is S3;
-    `gs://` is GCS; `abfss://container@account.dfs.core.windows.net/prefix` is Azure."""
-    if root.startswith("file://"):
-        return LocalLakeStorage(root[len("file://") :])
-    if "://" in root:
-        from datalake_platform.lake import object_store
-
-        scheme = root.split("://", 1)[0]
-        if scheme in ("s3", "s3a"):
-            return object_store.S3LakeStorage(root)
-        if scheme in ("gs", "gcs"):
-            return object_store.GCSLakeStorage(root)
-        if scheme in ("abfss", "abfs"):
-            azure = object_store.AzureLakeStorage(root)
-            if os.environ.get("DATALAKE_SPARK_STORE", "mirror") == "native":  # Spark with the ABFS driver (Databricks)
-                return azure
-            from datalake_platform.lake.mirror import MirroredLakeStorage, mirror_folder
-
-            return MirroredLakeStorage(azure, mirror_folder(azure))
-        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3://, gs:// or abfss://)")
-    return LocalLakeStorage(root)

@@ -27,7 +27,7 @@ from pyspark.sql.types import StructField, StructType
 from datalake_platform.lake.tables import PARTITION_COLUMN
 from datalake_platform.quality import patterns
 from datalake_platform.quality.staged_files import StagedFiles
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 # A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
 # file's line numbers under the file's key), declared by `pa.Field(metadata=SEQUENCED_KEY)`: it

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
 from datalake_platform.catalog.resource import CatalogResource
-from datalake_platform.lake.storage import LakeStorage, storage_for_root
-
-DEFAULT_ROOT = "lake"  # relative to the working directory
-
-
-def default_lake_root() -> str:
-    return os.environ.get("DATALAKE_ROOT") or os.path.abspath(DEFAULT_ROOT)
+from datalake_platform.lake.backends import storage_for_root
+from datalake_platform.lake.storage import LakeStorage
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -19,11 +19,6 @@ from datalake_platform.spark.session import get_or_create_connect_session, get_o
 LOCAL_MASTER = "local[*]"
 
 
-def master_from_environment() -> str:
-    """`DATALAKE_SPARK_MASTER` (e.g. spark://host:7077, yarn, k8s://...), else Spark inside the run."""
-    return os.environ.get("DATALAKE_SPARK_MASTER") or LOCAL_MASTER
-
-
 class SparkResource(dg.ConfigurableResource):
     """Spark for a run: local inside the run process (the default), a cluster's master, or a Spark
     Connect server; able to read and write the lake's store."""

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
+from datalake_platform.compat.spark import estimated_bytes, plan_nodes
+
 StepFn = Callable[[DataFrame], DataFrame]
 
 
@@ -66,14 +68,9 @@ class CheckpointRun:
     checkpoint_seconds: float = 0.0
 
 
-def plan_nodes(df: DataFrame) -> int:
-    """Nodes of the analyzed logical plan (one line each of its tree string)."""
-    return str(df._jdf.queryExecution().analyzed().treeString()).count("\n")
-
-
 def estimate(df: DataFrame, step: str) -> Estimate:
     started = time.perf_counter()
-    size = int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    size = estimated_bytes(df)
     nodes = plan_nodes(df)
     return Estimate(step, size, nodes, time.perf_counter() - started)
 

@@ -8,13 +8,14 @@ PyPI can put the same jars there by hand.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+from datalake_platform.settings import current
 
 # connector -> (PyPI requirement, jars inside its archive)
 SOURCES = {
@@ -27,7 +28,7 @@ SOURCES = {
 
 
 def jars_dir() -> Path:
-    return Path(os.environ.get("DATALAKE_JARS_DIR") or Path.home() / ".cache" / "datalake_platform" / "jars")
+    return current().jars_dir
 
 
 def connector_jars(name: str) -> list[str]:

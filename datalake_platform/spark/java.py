@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 
+from datalake_platform.settings import current
+
 MIN_JAVA = 17  # Spark 4 runs on Java 17 or 21
 
 
@@ -26,7 +28,7 @@ def java_executable() -> str | None:
 
 def jdk_tool(name: str) -> str | None:
     """A program of the Java that Spark runs on (`java`, `javac`): JAVA_HOME's, else on PATH."""
-    home = os.environ.get("JAVA_HOME")
+    home = current().java_home
     if home:
         candidate = os.path.join(home, "bin", name)
         return candidate if os.access(candidate, os.X_OK) else None
@@ -45,7 +47,8 @@ def java_major_version(java: str) -> int | None:
 def require_java() -> None:
     java = java_executable()
     if java is None:
-        where = f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if "JAVA_HOME" in os.environ else "no `java` on PATH"
+        home = current().java_home
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no `java` on PATH"
         raise JavaNotFoundError(f"Spark needs Java {MIN_JAVA} or newer, and there is none ({where}). {_FIX}")
     major = java_major_version(java)
     if major is None or major < MIN_JAVA:

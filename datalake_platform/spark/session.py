@@ -16,8 +16,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from datalake_platform.spark import compat, local_fs
+from datalake_platform.compat import spark as compat
+from datalake_platform.spark import local_fs
 from datalake_platform.spark.java import require_java
+from datalake_platform.settings import spark_process_defaults
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 _lock = threading.Lock()
@@ -63,9 +65,7 @@ def get_or_create_session(
         if _session is not None and not _session_stopped(_session):
             return _session
         require_java()
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Python UDF workers run this interpreter (the one with the platform installed), not `python3` on PATH.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        spark_process_defaults()
         builder = SparkSession.builder.appName(app_name)
         if master:  # None: the master spark-submit (or a cloud's launcher) already set
             builder = builder.master(master)
@@ -165,4 +165,4 @@ def wait_until_running(spark: SparkSession, timeout_s: float = 1.0) -> None:
 def _session_stopped(session: SparkSession) -> bool:
     if not hasattr(session, "sparkContext") or type(session).__module__.startswith("pyspark.sql.connect"):
         return bool(getattr(session, "is_stopped", False))
-    return session.sparkContext._jsc is None
+    return compat.classic_session_stopped(session)

@@ -7,10 +7,10 @@ the connector jars (see spark.connectors) and, for an emulator, its endpoint.
 
 from __future__ import annotations
 
-import os
 
 from datalake_platform.lake.object_store import GCSLakeStorage, S3LakeStorage
 from datalake_platform.lake.storage import LakeStorage
+from datalake_platform.settings import current
 
 # hadoop-aws 3.3.1 parses these as plain numbers; Hadoop 3.4+ (inside Spark 4) defaults them
 # to duration strings such as "60s", which it cannot read.
@@ -57,7 +57,7 @@ def hadoop_conf(storage: LakeStorage) -> dict[str, str]:
         # The standard chain: environment variables, then the instance's or container's role.
         "fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
     }
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = current().aws_region
     if region:
         conf["fs.s3a.endpoint.region"] = region
     endpoint = storage.endpoint_url
@@ -83,7 +83,7 @@ def _gcs_conf(storage: GCSLakeStorage) -> dict[str, str]:
         conf.update(
             {
                 "fs.gs.storage.root.url": storage.emulator.rstrip("/") + "/",
-                "fs.gs.project.id": os.environ.get("GOOGLE_CLOUD_PROJECT", "test"),
+                "fs.gs.project.id": current().google_cloud_project or "test",
                 "fs.gs.auth.service.account.enable": "false",
                 "fs.gs.auth.null.enable": "true",
             }

@@ -20,7 +20,7 @@ from pyspark.sql.types import StructType
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
 from datalake_platform.quality.staged_files import StagedFiles
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 from datalake_platform.spark.session import runs_in_process
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 TEXTS = ["1", " 12 ", "1.5", "1.0", "1e3", "+5", "-0", "1,000", "", "NaN", "Infinity", "inf", "2147483648",
          "9999999999", "12.345", ".5", "abc", "1d", "00012", "99999999999.99", "-1.005", "\t3\n", None]

@@ -9,21 +9,22 @@ import json
 
 import dagster as dg
 
-from datalake_platform.definitions import LANDING_TABLES, resources_for
+from datalake_platform import registry
+from datalake_platform.definitions import resources_for
 from datalake_platform.domains.transactions import assets
 from datalake_platform.domains.transactions.checks import checks
 from datalake_platform.ingestion.landing import register_landing
-from datalake_platform.resources.lake import default_lake_root
-from datalake_platform.lake.storage import storage_for_root
+from datalake_platform.settings import current
+from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.runs import materialize_all
 
 defs = dg.Definitions(
     assets=[assets.landing_purchases, assets.universal_purchases, assets.daily_sales, assets.report_by_person],
     asset_checks=checks,
-    resources=resources_for("local"),
+    resources=resources_for(settings := current()),
 )
 with dg.DagsterInstance.ephemeral() as instance:
-    register_landing(instance, storage_for_root(default_lake_root()), LANDING_TABLES)
+    register_landing(instance, storage_for_root(settings.lake_root), registry.landing_tables())
     summaries = materialize_all(defs, instance, log_level="INFO")
 from datalake_platform.spark import session as spark_session  # noqa: E402
 

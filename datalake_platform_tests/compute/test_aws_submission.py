@@ -217,8 +217,10 @@ def test_terminating_the_run_cancels_the_emr_step(s3_lake):
 
 
 def test_emr_cluster_is_chosen_by_name_with_the_cluster_id_from_the_environment(s3_lake, monkeypatch):
-    from datalake_platform.compute.remote import compute_for
+    from datalake_platform.compute.clouds import compute_for
+    from datalake_platform.settings import current
 
+    monkeypatch.setenv("DATALAKE_COMPUTE", "emr-cluster")
     monkeypatch.setenv("DATALAKE_EMR_CLUSTER_ID", "j-EXISTING")
-    compute = compute_for("emr-cluster", LakeResource(root=s3_lake.location))
+    compute = compute_for(current(), LakeResource(root=s3_lake.location))
     assert isinstance(compute, EMRClusterCompute) and compute.cluster_id == "j-EXISTING"

@@ -11,12 +11,14 @@ import time
 import dagster as dg
 import pytest
 
-from datalake_platform.domains.transactions.sensors import LANDING, purchases_files
+from datalake_platform.domains.transactions.tables import LANDING
 from datalake_platform.ingestion.landing import LandingTable, scan_landing
 from datalake_platform.ingestion.sensors import MAX_DAYS_PER_RUN, Cursor, landing_sensor, plan_tick
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.resources import LakeResource
 from datalake_platform_tests.conftest import land
+
+purchases_files = landing_sensor(LANDING)
 
 CSV = "customer_id,date,number_of_cds,dollar_value\n00001,{compact},1,1.00\n"
 TARGETS = {"universal/transactions/purchases", "smart/transactions/daily_sales"}

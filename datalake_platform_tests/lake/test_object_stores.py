@@ -94,9 +94,9 @@ KILLER = textwrap.dedent(
     import os, signal, sys
     import dagster as dg
     from datalake_platform.lake import object_store as ob
-    from datalake_platform.lake.storage import storage_for_root
+    from datalake_platform.lake.backends import storage_for_root
     from datalake_platform_tests.conftest import resources_for
-    from datalake_platform.definitions import LANDING_TABLES, defs
+    from datalake_platform_tests.conftest import LANDING_TABLES, defs
     from datalake_platform.ingestion.landing import register_landing
 
     root, moment = sys.argv[1], sys.argv[2]

@@ -23,10 +23,10 @@ import numpy as np
 
 from datalake_platform.domains.images.tables import CLASSES, LANDING_IMAGES
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.seeding import SeedResult
+from datalake_platform.registry import SeedResult
+from datalake_platform.settings import Settings
 
 SAMPLE = files("datalake_platform.domains.images") / "sample_data"
-DEMO_GENERATED = int(os.environ.get("DATALAKE_IMAGES_GENERATED", "1000"))  # what `datalake seed` adds to the 20 real
 CHUNK = 5000  # images per generator task
 
 
@@ -89,7 +89,9 @@ def generate(storage: LakeStorage, count: int, seed: int = 0, workers: int = 1) 
     return result
 
 
-def seed(storage: LakeStorage, generated: int = DEMO_GENERATED) -> SeedResult:
+def seed(storage: LakeStorage, settings: Settings | None = None, generated: int | None = None) -> list[SeedResult]:
+    """The 20 real images, and `generated` variations of them (`DATALAKE_IMAGES_GENERATED`, 1000 by default)."""
+    generated = generated if generated is not None else (settings or Settings()).images_generated
     result = SeedResult(table=str(LANDING_IMAGES))
     for name, label, data in real_images():
         result.add(storage.write_bytes(landing_uri(storage, label, name), data), 1)
@@ -97,19 +99,19 @@ def seed(storage: LakeStorage, generated: int = DEMO_GENERATED) -> SeedResult:
     result.files_written += extra.files_written
     result.files_unchanged += extra.files_unchanged
     result.rows += extra.rows
-    return result
+    return [result]
 
 
 def main() -> None:
-    from datalake_platform.lake.storage import storage_for_root
-    from datalake_platform.resources.lake import default_lake_root
+    from datalake_platform.lake.backends import storage_for_root
+    from datalake_platform import settings
 
     parser = argparse.ArgumentParser(description="Generate labelled 32x32 RGB images into the lake's landing zone.")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    storage = storage_for_root(default_lake_root())
+    storage = storage_for_root(settings.current().lake_root)
     print(generate(storage, args.count, args.seed, args.workers), "under", storage.table_uri(LANDING_IMAGES))
 
 

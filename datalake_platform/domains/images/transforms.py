@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.images.decoding import decode_image
 from datalake_platform.domains.images.tables import CLASSES, TEST_SHARE
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 SPLIT_SQL = f"CASE WHEN pmod(xxhash64(image_id, 42), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
 

@@ -2,9 +2,14 @@
 
 from datalake_platform.domains.passengers import assets
 from datalake_platform.domains.passengers.checks import checks
+from datalake_platform.domains.passengers.seed import seed
+from datalake_platform.domains.passengers.tables import OWNERS
 from datalake_platform.registry import Domain
 
 DOMAIN = Domain(
+    name="passengers",
+    owners=OWNERS,
+    seed=seed,
     assets=[
         assets.landing_passengers,
         assets.universal_passengers,

@@ -2,9 +2,14 @@
 
 from datalake_platform.domains.posts import assets
 from datalake_platform.domains.posts.checks import checks
+from datalake_platform.domains.posts.seed import seed
+from datalake_platform.domains.posts.tables import OWNERS
 from datalake_platform.registry import Domain
 
 DOMAIN = Domain(
+    name="posts",
+    owners=OWNERS,
+    seed=seed,
     assets=[
         assets.landing_posts,
         assets.landing_human_scores,

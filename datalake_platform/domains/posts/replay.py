@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 
 from datalake_platform.domains.posts.sample import Tweet, post_json, tweets
 from datalake_platform.domains.posts.tables import LANDING_POSTS
-from datalake_platform.lake.storage import LakeStorage, storage_for_root
+from datalake_platform.lake.backends import storage_for_root
+from datalake_platform.lake.storage import LakeStorage
 
 
 def schedule(items: list[Tweet], rate: float, interval: float) -> Iterator[tuple[float, list[Tweet]]]:
@@ -80,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between landing files")
     parser.add_argument("--kafka", default=None, help="also produce to this Kafka-compatible broker (host:port)")
     args = parser.parse_args(argv)
-    from datalake_platform.resources.lake import default_lake_root
+    from datalake_platform.settings import current
 
-    storage = storage_for_root(args.root or default_lake_root())
+    storage = storage_for_root(args.root or current().lake_root)
     started = time.monotonic()
     sent = replay(storage, args.rate, args.limit, args.id_offset, args.interval, _producer(args.kafka), args.loops)
     print(f"replayed {sent} posts in {time.monotonic() - started:.1f} s into {storage.table_uri(LANDING_POSTS)}")

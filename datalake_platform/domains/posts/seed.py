@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 from datalake_platform.domains.posts.sample import TWEETS, post_json, tweets
 from datalake_platform.domains.posts.tables import LANDING_POSTS, LANDING_SCORES
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.seeding import SeedResult
+from datalake_platform.registry import SeedResult
+from datalake_platform.settings import Settings
 
 SEED_DAY = "2026-01-01"
 SEED_START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # post i is posted i seconds after this: 70 minutes
 POSTS_PER_FILE = 300
 
 
-def seed(storage: LakeStorage) -> list[SeedResult]:
+def seed(storage: LakeStorage, settings: Settings | None = None) -> list[SeedResult]:
     posts = SeedResult(table=str(LANDING_POSTS))
     all_tweets = tweets()
     for start in range(0, len(all_tweets), POSTS_PER_FILE):

@@ -182,8 +182,8 @@ def run_available_now(spark: SparkSession, storage: LakeStorage, max_files_per_t
 
 
 def main(argv: list[str] | None = None) -> int:
-    from datalake_platform.lake.storage import storage_for_root
-    from datalake_platform.resources.lake import default_lake_root
+    from datalake_platform.lake.backends import storage_for_root
+    from datalake_platform.settings import current
     from datalake_platform.spark.session import get_or_create_session
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     parser.add_argument("--max-files-per-trigger", type=int, default=None)
     args = parser.parse_args(argv)
-    storage = storage_for_root(args.root or default_lake_root())
+    storage = storage_for_root(args.root or current().lake_root)
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
     show = lambda r: print(f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}, {r.seconds:.2f} s", flush=True)  # noqa: E731
     query = start(spark, storage, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)

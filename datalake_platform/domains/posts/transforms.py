@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.posts.tables import MAX_TEXT_CHARS
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 AUTHORS = 500  # the bundled tweets have no author: each gets one of this many made-up handles
 TEST_SHARE, SPLIT_SEED = 20, 42

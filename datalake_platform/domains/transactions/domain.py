@@ -1,11 +1,16 @@
 """The transactions domain as the registry sees it."""
 
-from datalake_platform.domains.transactions import assets, sensors
+from datalake_platform.domains.transactions import assets
 from datalake_platform.domains.transactions.checks import checks
 from datalake_platform.domains.transactions.enrichment_assets import enrichment_assets
+from datalake_platform.domains.transactions.seed import seed
+from datalake_platform.domains.transactions.tables import LANDING, OWNERS
 from datalake_platform.registry import Domain
 
 DOMAIN = Domain(
+    name="transactions",
+    owners=OWNERS,
+    seed=seed,
     assets=[
         assets.landing_purchases,
         assets.universal_purchases,
@@ -15,6 +20,5 @@ DOMAIN = Domain(
         *enrichment_assets,
     ],
     checks=list(checks),
-    sensors=[sensors.purchases_files],
-    landing_tables=[sensors.LANDING],
+    landing_tables=[LANDING],
 )

@@ -58,8 +58,8 @@ def _source(spark, storage):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from datalake_platform.lake.storage import storage_for_root
-    from datalake_platform.resources.lake import default_lake_root
+    from datalake_platform.lake.backends import storage_for_root
+    from datalake_platform.settings import current
     from datalake_platform.spark.session import get_or_create_session
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     segments(ENRICHMENT, pins)  # unknown step names fail here, before Spark starts
     spark = get_or_create_session()
     # Planning checkpoints stay in memory (localCheckpoint): the plan is what is kept, not the data.
-    run = run_checkpointed(_source(spark, storage_for_root(args.root or default_lake_root())), ENRICHMENT, policy, lambda k, df: df.localCheckpoint())
+    run = run_checkpointed(_source(spark, storage_for_root(args.root or current().lake_root)), ENRICHMENT, policy, lambda k, df: df.localCheckpoint())
     plan = {"policy": {"memory_budget_bytes": policy.memory_budget_bytes, "max_plan_nodes": policy.max_plan_nodes},
             "pinned_after": list(pins), "cuts": run.cuts, "reasons": run.reasons}
     PIPELINE.plan_file.write_text(json.dumps(plan, indent=2) + "\n")

@@ -7,7 +7,8 @@ from importlib.resources import files
 
 from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.seeding import SeedResult
+from datalake_platform.registry import SeedResult
+from datalake_platform.settings import Settings
 
 SAMPLE = files("datalake_platform.domains.transactions") / "sample_data" / "CDNOW_master.txt"
 
@@ -24,11 +25,11 @@ def cdnow_by_day() -> dict[str, list[str]]:
     return dict(sorted(by_day.items()))
 
 
-def seed(storage: LakeStorage) -> SeedResult:
+def seed(storage: LakeStorage, settings: Settings | None = None) -> list[SeedResult]:
     result = SeedResult(table=str(LANDING_PURCHASES))
     header = ",".join(LANDING_COLUMNS)
     for day, lines in cdnow_by_day().items():
         uri = f"{storage.partition_uri(LANDING_PURCHASES, day)}/cdnow_{day.replace('-', '')}.csv"
         written = storage.write_bytes(uri, ("\n".join([header, *lines]) + "\n").encode("ascii"))
         result.add(written, len(lines))
-    return result
+    return [result]

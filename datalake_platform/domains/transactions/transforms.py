@@ -9,7 +9,7 @@ from datalake_platform.domains.transactions.schemas import MONEY, PERSON_ID, RES
 from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
 from datalake_platform.lake.tables import PARTITION_COLUMN
 from datalake_platform.quality import patterns
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error

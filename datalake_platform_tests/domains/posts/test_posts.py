@@ -142,7 +142,7 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
 
 
 def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tmp_path):
-    from datalake_platform.definitions import defs
+    from datalake_platform_tests.conftest import defs
     from datalake_platform_tests.conftest import resources_for
 
     model_lake, _ = seeded

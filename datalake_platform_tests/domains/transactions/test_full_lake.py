@@ -4,20 +4,21 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from datalake_platform.definitions import LANDING_TABLES, defs
+from datalake_platform import registry
+from datalake_platform.settings import Settings
+from datalake_platform_tests.conftest import LANDING_TABLES, defs
 from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.domains.transactions.seed import SAMPLE
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.runs import materialize_all
-from datalake_platform.seeding import seed_all
 from datalake_platform_tests.conftest import resources_for
 
 
 @pytest.fixture(scope="module")
 def full_lake(tmp_path_factory, spark):
     storage = LocalLakeStorage(str(tmp_path_factory.mktemp("full") / "lake"))
-    seed_all(storage)
+    registry.seed_all(storage, Settings())
     instance = dg.DagsterInstance.ephemeral()
     register_landing(instance, storage, LANDING_TABLES)
     summaries = materialize_all(defs, instance, resources=resources_for(storage))

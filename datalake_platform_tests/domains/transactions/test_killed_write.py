@@ -20,7 +20,7 @@ KILLER = textwrap.dedent(
     import dagster as dg
     from datalake_platform.lake import storage as st
     from datalake_platform_tests.conftest import resources_for
-    from datalake_platform.definitions import LANDING_TABLES, defs
+    from datalake_platform_tests.conftest import LANDING_TABLES, defs
     from datalake_platform.ingestion.landing import register_landing
 
     root, moment = sys.argv[1], sys.argv[2]

@@ -1,0 +1,46 @@
+"""What the platform needs from Dagster 1.13 beyond its public API, pinned by `compat/test_dagster.py`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+
+def silence_pinned_previews() -> None:
+    """We use beta/preview Dagster APIs deliberately and pin the release (single-run backfill
+    policies, partitioned checks): their warnings would only bury the real output."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run cover the partitions `first`...`last` (a single-run backfill):
+    Dagster's RunRequest and `materialize` take no range argument, only these tags."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def add_partition_metadata(context: dg.AssetExecutionContext, metadata_by_day: Mapping[str, Mapping]) -> None:
+    """Each day's metadata on that day's own materialization event.
+
+    Written by hand: the public `add_asset_metadata(partition_key=)` reads the run's dynamic
+    partitions again on every call to check its key (3 storage queries per day). The days are
+    checked here once, against the run's keys, then added to the step's accumulator as that call
+    adds them. Where the private accumulator is gone, the public call is made, one day at a time.
+    """
+    stray = sorted(set(metadata_by_day) - set(context.partition_keys))
+    if stray:
+        raise dg.DagsterInvariantViolationError(f"metadata for days this run does not target: {stray[:5]}")
+    step = getattr(context.op_execution_context, "_step_execution_context", None)
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if accumulator is None:
+        for day, metadata in metadata_by_day.items():
+            context.add_asset_metadata(dict(metadata), partition_key=day)
+        return
+    for day, metadata in metadata_by_day.items():
+        accumulator = accumulator.with_additional_asset_metadata(
+            asset_key=context.asset_key, partition_key=day, metadata=dict(metadata)
+        )
+    step._metadata_accumulator = accumulator
