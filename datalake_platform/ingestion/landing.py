@@ -82,8 +82,13 @@ def scan_landing(storage: LakeStorage, landing: LandingTable) -> LandingScan:
 
 def malformed_files(storage: LakeStorage, landing: LandingTable) -> list[LandingFile]:
     """The data files of the `dt=` folders whose name is not a day: no partition will read them."""
-    folders = [folder.split("=", 1)[1] for folder in storage.landing_folders(landing.ref)]
-    return storage.list_landing_files(landing.ref, [day for day in folders if not is_day(day)])
+    return misplaced_files(storage, landing.ref)
+
+
+def misplaced_files(storage: LakeStorage, ref: TableRef) -> list[LandingFile]:
+    """`malformed_files` of the landing table `ref`."""
+    folders = [folder.split("=", 1)[1] for folder in storage.landing_folders(ref)]
+    return storage.list_landing_files(ref, [day for day in folders if not is_day(day)])
 
 
 def _is_data(file: LandingFile) -> bool:

@@ -15,9 +15,11 @@ import pandera.pyspark as pa
 import pyspark.sql.types as T
 from pyspark.sql import functions as F
 
+from datalake_platform.ingestion import counting
 from datalake_platform.ingestion.landing import LandingTable, malformed_files
-from datalake_platform.ingestion.records import count_records, quarantined, read_records, unreadable_files
+from datalake_platform.ingestion.records import quarantined, read_records, unreadable_files
 from datalake_platform.metadata import table_metadata
+from datalake_platform.quality.checks import NothingLost
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.tables import write_table
 
@@ -36,11 +38,9 @@ class MisplacedRecords(pa.DataFrameModel):
 
 def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.AssetsDefinition:
     ref = landing.misplaced
-    check = dg.AssetCheckSpec(
-        "nothing_lost",
-        asset=dg.AssetKey(ref.key_path),
-        blocking=True,
-        description=f"Every data record in a malformed dt= folder of {landing.ref} is in {ref}.",
+    nothing_lost = NothingLost(
+        landing.ref, None, counting.misplaced_records, partitioned=False, quarantine=ref,
+        records="data record in a malformed dt= folder",
     )
 
     @dg.asset(
@@ -49,7 +49,7 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         group_name=ref.group_name,
         kinds={"spark", "parquet"},
         owners=owners,
-        check_specs=[check],
+        check_specs=[nothing_lost.spec],
         description=f"Records of the files in {landing.ref}'s dt= folders whose name is not a day "
         f"(reason {REASON}), with file, line and raw text; rewritten when those folders change.",
     )
@@ -63,10 +63,7 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         records = read_records(session, files, unreadable=unreadable_files(session, files)).withColumn("reason", F.lit(REASON))
         # A malformed folder has no day: the records keep their folder in source_file instead.
         rows = write_table(quarantined(records.withColumn("dt", F.lit(None))).drop("dt"), storage, ref)
-        landed = sum(count_records(session, files).values())
-        yield dg.AssetCheckResult(
-            check_name=check.name, passed=landed == rows, metadata={"landing_records": landed, "quarantined_rows": rows}
-        )
+        yield nothing_lost.result(session, storage)
         yield dg.MaterializeResult(
             metadata=table_metadata(
                 storage.table_uri(ref),

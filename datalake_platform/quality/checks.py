@@ -3,20 +3,22 @@
 The contract is checked inside the asset that writes the table (write-audit-publish): the
 write checks every row and the staged files are verified before they are published. A table
 that breaks its contract is never visible, not even to a reader outside Dagster, and its
-previous version stays whole. Nothing lost is a separate check that compares the rows written
-with landing's records, counted by other readers than ingestion's.
+previous version stays whole. Nothing lost (`NothingLost`, the one implementation every
+domain uses) compares the rows written with landing's records, counted by other readers than
+ingestion's: how depends on the landing table (`ingestion.counting`).
 """
 
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dagster as dg
 import pandera.pyspark as pa
 from pyspark.sql import SparkSession
 
-from datalake_platform.ingestion import manifest
-from datalake_platform.ingestion.records import count_landing, per_day
+from datalake_platform.ingestion import counting
+from datalake_platform.ingestion.counting import LandingCounter
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.tables import TableRef
 from datalake_platform.partitions import describe_days, run_days
@@ -85,47 +87,95 @@ def _metadata(report: ValidationReport, days: list[str] | None) -> dict:
     }
 
 
-def balance(spark: SparkSession, storage: LakeStorage, landing: TableRef, universal: TableRef, days: list[str]) -> tuple:
-    """Per day: landing records, universal rows, quarantine rows, and the days where they differ.
+class Balance(NamedTuple):
+    """Per partition (`ALL` for an unpartitioned table): landing records, rows kept, rows quarantined."""
 
-    Landing's records were counted by the run that wrote the day, by other readers than its own,
-    and kept in the manifest; files it did not count (or that changed since) are counted here.
+    landed: dict[str, int]
+    kept: dict[str, int]
+    rejected: dict[str, int]
+
+    @property
+    def broken(self) -> dict[str, dict[str, int]]:
+        """The partitions where landing's records are not all in universal or quarantine."""
+        return {
+            p: {"landing": self.landed.get(p, 0), "universal": self.kept[p], "quarantine": self.rejected[p]}
+            for p in self.kept
+            if self.landed.get(p, 0) != self.kept[p] + self.rejected[p]
+        }
+
+
+@dataclass(frozen=True)
+class NothingLost:
+    """The blocking `nothing_lost` check of every zone table fed by a landing table: per partition,
+    landing's records (counted by `count`, see `ingestion.counting`, by other readers than
+    ingestion's) = rows in `universal` + rows in its quarantine.
+
+    As a check of its own (`definition`), or given as a spec to the asset that writes the table
+    and reported by it (`spec`, `result`): the misplaced files' quarantine, the posts stream.
+    `universal` None: the records all belong in `quarantine` (misplaced files).
     """
-    files = storage.list_landing_files(landing, days)
-    recorded = manifest.recorded_records(storage, landing, files)
-    counted = count_landing(spark, [f for f in files if f.relative_path not in recorded]).records
-    landed = per_day(files, {**recorded, **counted})
-    kept = storage.parquet_row_counts(storage.table_uri(universal), days)
-    rejected = storage.parquet_row_counts(storage.table_uri(universal.quarantine()), days)
-    broken = {
-        d: {"landing": landed.get(d, 0), "universal": kept[d], "quarantine": rejected[d]}
-        for d in days
-        if landed.get(d, 0) != kept[d] + rejected[d]
-    }
-    return landed, kept, rejected, broken
 
+    landing: TableRef
+    universal: TableRef | None
+    count: LandingCounter = counting.records_per_day
+    partitioned: bool = True
+    quarantine: TableRef | None = None  # universal's quarantine by default
+    records: str = "data record"  # what one landing record is, for the description
+    counted_by_spark: bool = True  # False: `count` needs no Spark session (a check run starts none)
 
-def conservation_check(landing: TableRef, universal: TableRef) -> dg.AssetChecksDefinition:
-    """Per partition: data lines in landing = rows in universal + rows in quarantine."""
+    @property
+    def rejected(self) -> TableRef:
+        if self.quarantine is not None:
+            return self.quarantine
+        assert self.universal is not None, "nothing_lost needs a universal table or a quarantine"
+        return self.universal.quarantine()
 
-    @dg.asset_check(
-        asset=dg.AssetKey(universal.key_path),
-        name="nothing_lost",
-        blocking=True,
-        description=f"Every data line of {landing} is in {universal} or in {universal.quarantine()}, per partition.",
-    )
-    def _nothing_lost(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
-        days = run_days(context)
-        landed, kept, rejected, broken = balance(spark.session(), lake.storage, landing, universal, days)
+    @property
+    def key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(dg.AssetKey((self.universal or self.rejected).key_path), "nothing_lost")
+
+    @property
+    def description(self) -> str:
+        kept = f"{self.universal} or in {self.rejected}" if self.universal else str(self.rejected)
+        per = ", per partition" if self.partitioned else ""
+        return f"Every {self.records} of {self.landing} is in {kept}{per}."
+
+    @property
+    def spec(self) -> dg.AssetCheckSpec:
+        """For the `check_specs` of the asset that reports it."""
+        return dg.AssetCheckSpec(self.key.name, asset=self.key.asset_key, blocking=True, description=self.description)
+
+    def balance(self, spark: SparkSession | None, storage: LakeStorage, days: list[str] | None = None) -> Balance:
+        """The counts of `days` (None: the whole table, when it is not partitioned)."""
+        landed = dict(self.count(spark, storage, self.landing, days))
+        if days is None:
+            rows = lambda ref: {counting.ALL: storage.table_rows(ref)} if ref else {counting.ALL: 0}  # noqa: E731
+        else:
+            rows = lambda ref: storage.parquet_row_counts(storage.table_uri(ref), days) if ref else dict.fromkeys(days, 0)  # noqa: E731
+        return Balance(landed, rows(self.universal), rows(self.rejected))
+
+    def result(self, spark: SparkSession | None, storage: LakeStorage, days: list[str] | None = None) -> dg.AssetCheckResult:
+        counts = self.balance(spark, storage, days)
+        broken = counts.broken
         return dg.AssetCheckResult(
+            check_name=self.key.name,
+            asset_key=self.key.asset_key,
             passed=not broken,
             metadata={
-                "partitions": describe_days(days),
-                "landing_rows": sum(landed.values()),
-                "universal_rows": sum(kept.values()),
-                "quarantine_rows": sum(rejected.values()),
+                "partitions": describe_days(days) if days is not None else counting.ALL,
+                "landing_rows": sum(counts.landed.values()),
+                "universal_rows": sum(counts.kept.values()),
+                "quarantine_rows": sum(counts.rejected.values()),
                 "unbalanced_partitions": dg.MetadataValue.json(dict(list(broken.items())[:MAX_PARTITIONS_LISTED])),
             },
         )
 
-    return _nothing_lost
+    def definition(self) -> dg.AssetChecksDefinition:
+        """The check of its own, for a domain's `checks`: the run's days, or the whole table."""
+
+        @dg.asset_check(asset=self.key.asset_key, name=self.key.name, blocking=True, description=self.description)
+        def _nothing_lost(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
+            session = spark.session() if self.counted_by_spark else None
+            return self.result(session, lake.storage, run_days(context) if self.partitioned else None)
+
+        return _nothing_lost

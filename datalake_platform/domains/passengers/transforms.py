@@ -172,14 +172,6 @@ def features(passengers: DataFrame) -> DataFrame:
     return out
 
 
-def count_data_lines(spark: SparkSession, paths: list[str]) -> int:
-    """Non-blank lines after each file's header, with Spark's line reader: an independent count for conservation."""
-    if not paths:
-        return 0
-    per_file = spark.read.text(paths).where(F.trim("value") != "").groupBy(F.col("_metadata.file_path")).count()
-    return int(per_file.agg(F.sum(F.col("count") - 1)).first()[0] or 0)
-
-
 # The reference architecture's MLP, and a logistic-regression baseline trained the same way.
 MLP_LAYERS = [len(FEATURE_COLUMNS), 50, 50, 2]
 MLP_PARAMS = {"layers": MLP_LAYERS, "blockSize": 128, "seed": 1234}

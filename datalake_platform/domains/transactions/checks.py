@@ -12,10 +12,12 @@ from datalake_platform.domains.transactions.schemas import (
     ReportByPerson,
 )
 from datalake_platform.domains.transactions.tables import DAILY_SALES, LANDING_PURCHASES, PURCHASES, REPORT_BY_PERSON
-from datalake_platform.quality.checks import Contract, conservation_check
+from datalake_platform.quality.checks import Contract, NothingLost
 
 PURCHASES_CONTRACT = Contract(PURCHASES, Purchases, PURCHASES_TABLE_RULES)
 DAILY_SALES_CONTRACT = Contract(DAILY_SALES, DailySales)
 REPORT_CONTRACT = Contract(REPORT_BY_PERSON, ReportByPerson, REPORT_TABLE_RULES, partitioned=False)
 
-checks = [conservation_check(LANDING_PURCHASES, PURCHASES)]
+PURCHASES_NOTHING_LOST = NothingLost(LANDING_PURCHASES, PURCHASES)  # records per day, delimited or JSON lines
+
+checks = [PURCHASES_NOTHING_LOST.definition()]

@@ -84,7 +84,7 @@ def test_bad_images_are_quarantined_with_a_reason(built):
     checks = check_results(result)
     assert all(c.passed for c in checks.values())
     lost = checks["universal/images/tensors:nothing_lost"].metadata
-    assert lost["landing_files"].value == 20 + GENERATED + 1 + len(BAD)
+    assert lost["landing_rows"].value == 20 + GENERATED + 1 + len(BAD)  # each image file is one landing record
 
 
 def test_shards_stream_every_row_once_per_epoch(built):

@@ -251,12 +251,12 @@ def test_nothing_lost_fails_when_a_row_is_missing_or_landing_changed_since_it_wa
     (kept in the manifest) or again for a file that changed since."""
     from datalake_platform.domains.transactions.tables import LANDING_PURCHASES
     from datalake_platform.ingestion import manifest
-    from datalake_platform.quality.checks import balance
+    from datalake_platform.domains.transactions.checks import PURCHASES_NOTHING_LOST
 
     n = land_cdnow_day(lake, cdnow, DAY)
     assert materialize(lake, UNIVERSAL, partition_key=DAY).success
     assert [e.records for e in manifest.read(lake, LANDING_PURCHASES)] == [n]
-    unbalanced = lambda: balance(spark, lake, LANDING_PURCHASES, PURCHASES, [DAY])[3]  # noqa: E731 - what the check reports
+    unbalanced = lambda: PURCHASES_NOTHING_LOST.balance(spark, lake, [DAY]).broken  # noqa: E731 - what the check reports
 
     assert unbalanced() == {}
     (written,) = lake.parquet_files(lake.partition_uri(PURCHASES, DAY))
