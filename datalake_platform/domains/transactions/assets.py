@@ -2,8 +2,6 @@
 
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import dagster as dg
 from pyspark.sql import DataFrame, Observation
@@ -21,17 +19,17 @@ from datalake_platform.domains.transactions.tables import (
     REPORT_BY_PERSON,
     landing_days,
 )
-from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.automation import refresh_when_upstream_lands
+from datalake_platform.ingestion.batch import read_landing
 from datalake_platform.ingestion.misplaced import misplaced_files_asset
-from datalake_platform.ingestion.records import count_landing, per_day, read_records, rescued_columns, unreadable_files
+from datalake_platform.ingestion.records import rescued_columns
 from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark import compat
-from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf, wait_until_running
+from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
 MAX_LISTED = 100  # files named in metadata; the manifest has them all
@@ -66,33 +64,17 @@ def universal_purchases(
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     days = run_days(context)
     session, storage = spark.session(), lake.storage
-    files = storage.list_landing_files(LANDING_PURCHASES, days)
-    unreadable = unreadable_files(session, files)
-    for name, error in unreadable.items():
+    landing = read_landing(session, storage, LANDING_PURCHASES, days, LANDING_COLUMNS, per_file=transforms.per_file())
+    for name, error in landing.unreadable.items():
         context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
-    # Landing's records are counted first, by other readers than ingestion's (for `nothing_lost`,
-    # through the manifest), which also finds the files with quotes; the manifest judges the files
-    # meanwhile. One pass then parses every line and writes the good rows; days that kept fewer
-    # rows than they have records are read again, to write their rejected rows to quarantine.
-    with ThreadPoolExecutor(max_workers=1) as driver:
-        judged = driver.submit(manifest.judge, storage, LANDING_PURCHASES, days, files)
-        counted = count_landing(session, files, unreadable)
-        entries = [replace(e, records=counted.records[e.source_file]) for e in judged.result()]
-    duplicates = {e.source_file: e.duplicate_of for e in entries if e.duplicate_of}
+    files, duplicates = landing.files, landing.duplicates
     context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
-    read = lambda chosen: read_records(  # noqa: E731
-        session, chosen, LANDING_COLUMNS, duplicates=duplicates, unreadable=unreadable, quoted=counted.quoted,
-        per_file=transforms.per_file(),
-    )
     audit = PURCHASES_CONTRACT.audit(context)
-    # The manifest is staged once the write runs: planning is Python too, and they would share the GIL.
-    universal = transforms.purchases(transforms.classify_purchases(read(files)))
-    running = lambda: wait_until_running(session)  # noqa: E731
-    with manifest.staged_meanwhile(storage, LANDING_PURCHASES, days, entries, after=running) as publish_manifest:
+    universal = transforms.purchases(transforms.classify_purchases(landing.records()))
+    with landing.manifest_alongside_write() as publish_manifest:
         kept = write_partitions(universal, storage, PURCHASES, days, audit)
         yield from PURCHASES_CONTRACT.outcome(audit, days)  # stops here if the write was not published
-        records = per_day(files, counted.records)
-        rejected, metrics = _quarantine(storage, days, [f for f in files if kept[f.day] < records.get(f.day, 0)], read)
+        rejected, metrics = _quarantine(storage, days, landing.short_of(kept), landing.records)
         publish_manifest()
     bad_files = set(compat.observed_list(metrics["rejected_files"]))
     rescued = rescued_columns(session, storage, PURCHASES, days, RESCUED_DATA)
@@ -108,7 +90,7 @@ def universal_purchases(
             quarantine_reasons=dg.MetadataValue.json({r: metrics[r] for r in transforms.REASONS if metrics[r]}),
             quarantine_uri=storage.table_uri(PURCHASES.quarantine()),
             duplicate_files=dg.MetadataValue.json(dict(list(duplicates.items())[:MAX_LISTED])),
-            unreadable_files=dg.MetadataValue.json(dict(list(unreadable.items())[:MAX_LISTED])),
+            unreadable_files=dg.MetadataValue.json(dict(list(landing.unreadable.items())[:MAX_LISTED])),
             rescued_columns=dg.MetadataValue.json(rescued),
         )
     )
