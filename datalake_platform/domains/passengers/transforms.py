@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from datalake_platform.domains.passengers.tables import FEATURE_COLUMNS, LANDING_COLUMNS
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 
 TEST_SHARE = 20  # percent of passengers held out, chosen by a hash of PassengerId (stable across runs)
 SPLIT_SEED = 42

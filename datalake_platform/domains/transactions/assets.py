@@ -28,7 +28,7 @@ from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark import compat
+from datalake_platform.compat import spark as compat
 from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 
