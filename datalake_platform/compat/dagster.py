@@ -22,6 +22,11 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
+def step_key(context: dg.AssetExecutionContext) -> str:
+    """The key of the step running `context` (the run's event log is filtered by it); no public property has it."""
+    return context.op_execution_context.get_step_execution_context().step.key
+
+
 def add_partition_metadata(context: dg.AssetExecutionContext, metadata_by_day: Mapping[str, Mapping]) -> None:
     """Each day's metadata on that day's own materialization event.
 

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import dagster as dg
 from pydantic import Field
 
+from datalake_platform.compat.dagster import step_key
 from datalake_platform.compute.entrypoint import CHECKS, LAKE_ROOT, PARTITION_KEYS
 from datalake_platform.compute.package import ENTRYPOINT, package_zip, upload_artifacts
 from datalake_platform.lake.clouds import azure_blob_client, cloud_of, gcs_client, s3_client
@@ -155,7 +156,7 @@ def remote_error(context: dg.AssetExecutionContext) -> str | None:
     """The exception the job's Pipes context closed with (the entrypoint's error, e.g. a broken
     contract), as the message handler logged it for this step; None if the job sent none."""
     records = context.instance.all_logs(context.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
-    step = context.op_execution_context.get_step_execution_context().step.key
+    step = step_key(context)
     errors = [r.dagster_event.engine_event_data.error for r in records
               if r.step_key == step and r.dagster_event.engine_event_data and r.dagster_event.engine_event_data.error
               and "pipes closed with exception" in (r.dagster_event.message or "")]

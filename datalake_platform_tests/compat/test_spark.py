@@ -169,3 +169,18 @@ def test_the_python_json_form_gives_the_same_values_on_every_line(spark):
 def test_the_running_pyspark_is_a_supported_line():
     major, minor = (int(p) for p in pyspark.__version__.split(".")[:2])
     assert (major, minor) in {(3, 5), (4, 0), (4, 3)}, pyspark.__version__
+
+
+def test_plan_statistics_come_from_the_jvm_plan(spark):
+    from datalake_platform.compat.spark import estimated_bytes, plan_nodes
+
+    small = spark.range(10)
+    grown = small.withColumn("a", F.col("id") + 1).withColumn("b", F.col("a") * 2).where("b > 3")
+    assert plan_nodes(grown) > plan_nodes(small) >= 1
+    assert estimated_bytes(small) > 0
+
+
+def test_a_stopped_classic_session_is_seen_as_stopped(spark):
+    from datalake_platform.compat.spark import classic_session_stopped
+
+    assert classic_session_stopped(spark) is False
