@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from datalake_platform.compat.dagster import partition_range_tags
-from datalake_platform.ingestion.landing import LandingScan, LandingTable, scan_landing
+from datalake_platform.ingestion import manifest
+from datalake_platform.ingestion.landing import LandingScan, LandingTable, fingerprint, scan_landing
+from datalake_platform.lake.storage import LakeStorage, LandingFile
 from datalake_platform.resources import LakeResource
 
 MAX_DAYS_PER_RUN = 366  # one Spark run per range; a year of days keeps a run's plan small
@@ -44,15 +46,22 @@ class Cursor:
         return json.dumps({"digests": self.digests, "requests": self.requests, "malformed": self.malformed}, sort_keys=True)
 
 
-def plan_tick(scan: LandingScan, cursor: Cursor, known_days: list[str]) -> tuple[list[str], list[list[str]], Cursor]:
+def plan_tick(
+    scan: LandingScan, cursor: Cursor, known_days: list[str], ingested: dict[str, str] | None = None
+) -> tuple[list[str], list[list[str]], Cursor]:
     """(days to register, runs to request as lists of consecutive partition keys, the next cursor).
+
+    `ingested` fingerprints the files that a run outside this sensor already ingested, per day
+    (`datalake demo`, a backfill, `dagster asset materialize`): such a day is not requested
+    again while its files are those. Days the cursor knows are judged by the cursor alone.
 
     When the malformed `dt=` folders changed, the next cursor's `malformed` differs from the
     given one: their records are to be quarantined again (see `landing_sensor`).
     """
     new_days = sorted(set(scan.digests) - set(known_days))
     order = [*known_days, *new_days]  # dynamic partitions keep the order they were added in
-    changed = {d for d, digest in scan.digests.items() if cursor.digests.get(d) != digest}
+    known = {**(ingested or {}), **cursor.digests}
+    changed = {d for d, digest in scan.digests.items() if known.get(d) != digest}
     runs: list[list[str]] = []
     for i, day in enumerate(order):
         if day not in changed:
@@ -67,6 +76,16 @@ def plan_tick(scan: LandingScan, cursor: Cursor, known_days: list[str]) -> tuple
         digests=dict(scan.digests), requests=cursor.requests + (1 if runs or misplaced_changed else 0), malformed=dict(scan.malformed)
     )
     return new_days, runs, following
+
+
+def ingested_digests(storage: LakeStorage, landing: LandingTable, days: list[str]) -> dict[str, str]:
+    """Per day, the fingerprint of the files the manifest says were ingested (read only for the
+    days the cursor has not seen: on a first tick, every day)."""
+    by_day: dict[str, list] = {}
+    for entry in manifest.read(storage, landing.ref, days) if days else []:
+        # An entry keeps the listing of the file it ingested: its name, size and version.
+        by_day.setdefault(entry.day, []).append(LandingFile("", entry.source_file, entry.day, entry.size, entry.version))
+    return {day: fingerprint(files) for day, files in by_day.items()}
 
 
 def run_request(landing: LandingTable, days: list[str], tick: int) -> dg.RunRequest:
@@ -94,9 +113,11 @@ def landing_sensor(landing: LandingTable, interval_seconds: int = INTERVAL_SECON
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         cursor = Cursor.parse(context.cursor)
-        scan = scan_landing(lake.storage, landing)
+        storage = lake.storage
+        scan = scan_landing(storage, landing)
         known = landing.partitions.get_partition_keys(dynamic_partitions_store=context.instance)
-        new_days, runs, following = plan_tick(scan, cursor, known)
+        unseen = sorted(set(scan.digests) - set(cursor.digests))
+        new_days, runs, following = plan_tick(scan, cursor, known, ingested_digests(storage, landing, unseen))
         requests = [run_request(landing, days, following.requests) for days in runs]
         if following.malformed != cursor.malformed:
             requests.append(misplaced_request(landing, following.requests))

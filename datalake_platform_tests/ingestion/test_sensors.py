@@ -16,7 +16,8 @@ from datalake_platform.ingestion.landing import LandingTable, scan_landing
 from datalake_platform.ingestion.sensors import MAX_DAYS_PER_RUN, Cursor, landing_sensor, plan_tick
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.resources import LakeResource
-from datalake_platform_tests.conftest import land
+from datalake_platform.compat.dagster import partition_range_tags
+from datalake_platform_tests.conftest import land, materialize
 
 purchases_files = landing_sensor(LANDING)
 
@@ -65,6 +66,18 @@ def test_new_days_become_partitions_and_are_requested_once(lake, instance):
     again = tick(lake, instance, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
     assert "no new or changed files" in again.skip_reason.skip_message
+
+
+def test_days_a_run_outside_the_sensor_ingested_are_not_requested_again(lake, instance):
+    """`datalake demo` (or a backfill) ingests without the sensor: its first tick must not ingest again."""
+    for day in ["1997-01-01", "1997-01-02", "1997-01-03"]:
+        _land_day(lake, day)
+    ingested = materialize(lake, "universal/transactions/purchases", instance=instance, tags=partition_range_tags("1997-01-01", "1997-01-02"))
+    assert ingested.success
+    first = tick(lake, instance, None)
+    assert _requested(first) == [("1997-01-03", "1997-01-03")]  # the day no run ingested yet
+    _land_day(lake, "1997-01-01", "late.csv")  # a file arrives after the demo: that day changed
+    assert _requested(tick(lake, instance, first.cursor)) == [("1997-01-01", "1997-01-01")]
 
 
 def test_only_the_changed_day_is_requested_and_in_progress_files_change_nothing(lake, instance):
