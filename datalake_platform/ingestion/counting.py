@@ -31,27 +31,35 @@ ALL = "all"  # the one partition of an unpartitioned table
 LandingCounter = Callable[[SparkSession | None, LakeStorage, TableRef, "list[str] | None"], Mapping[str, int]]
 
 
-def records_per_day(spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None) -> dict[str, int]:
+def records_per_day(
+    spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None
+) -> dict[str, int]:
     """Data records per day of `days`: as the run that wrote the day counted them (kept in the
     manifest), and counted here (`records.count_landing`) for files it did not count or that
     changed since. A day with no files counts 0."""
     files = storage.list_landing_files(landing, days or [])
     recorded = manifest.recorded_records(storage, landing, files)
     counted = count_landing(spark, [f for f in files if f.relative_path not in recorded]).records
-    return {day: 0 for day in days or []} | per_day(files, {**recorded, **counted})
+    return dict.fromkeys(days or [], 0) | per_day(files, {**recorded, **counted})
 
 
-def whole_files(spark: SparkSession | None, storage: LakeStorage, landing: TableRef, days: list[str] | None = None) -> dict[str, int]:
+def whole_files(
+    spark: SparkSession | None, storage: LakeStorage, landing: TableRef, days: list[str] | None = None
+) -> dict[str, int]:
     """Every data file under `landing`, at any depth, is one record: a storage listing, not Spark's."""
     return {ALL: len(data_files(storage, landing))}
 
 
-def data_lines(spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None = None) -> dict[str, int]:
+def data_lines(
+    spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None = None
+) -> dict[str, int]:
     """Non-blank lines after each file's header, of the files under `landing` (undated), by Spark's line reader."""
     return {ALL: count_data_lines(spark, data_files(storage, landing))}
 
 
-def misplaced_records(spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None = None) -> dict[str, int]:
+def misplaced_records(
+    spark: SparkSession, storage: LakeStorage, landing: TableRef, days: list[str] | None = None
+) -> dict[str, int]:
     """Data records of the files in `landing`'s `dt=` folders whose name is not a day, all together."""
     return {ALL: sum(count_records(spark, misplaced_files(storage, landing)).values())}
 

@@ -39,7 +39,11 @@ class MisplacedRecords(pa.DataFrameModel):
 def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.AssetsDefinition:
     ref = landing.misplaced
     nothing_lost = NothingLost(
-        landing.ref, None, counting.misplaced_records, partitioned=False, quarantine=ref,
+        landing.ref,
+        None,
+        counting.misplaced_records,
+        partitioned=False,
+        quarantine=ref,
         records="data record in a malformed dt= folder",
     )
 

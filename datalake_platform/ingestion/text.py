@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from datalake_platform.compat import spark as compat
 from datalake_platform.lake.storage import LandingFile
 from datalake_platform.lake.tables import PARTITION_COLUMN
-from datalake_platform.compat import spark as compat
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
 FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, and refused
@@ -113,6 +113,41 @@ def numbered_lines(per_file: DataFrame, carried: list[str], first: int) -> DataF
         without_trailing_cr(original_bytes(F.col("raw_line"), F.col("utf8"))).alias("raw_line"),
     )
     return exploded.where(F.trim("raw_line") != "")
+
+
+def file_lines(per_file: DataFrame, keep: Sequence[str] = (), header: bool = False) -> DataFrame:
+    """Files as rows (`path`, `value`: the file's whole text) -> one row per non-blank line:
+    source_file (the file's name), line_number (1-based), raw_line (less the CR of a CRLF), the
+    `keep` columns; with `header`, each file's first line as it is, in `header`, for the caller to judge.
+
+    Lines end at LF; a byte-order mark that starts the file is dropped. The reader of the landing
+    files outside day folders (`undated_lines`) and of a stream's files (binaryFile rows); a day's
+    landing files go through `landing_text` and `numbered_lines` instead.
+    """
+    lines = F.split(F.regexp_replace("value", "^\ufeff", ""), "\n")
+    first = [lines[0].alias("header")] if header else []
+    source = F.regexp_extract("path", r"([^/]+)$", 1).alias("source_file")
+    return (
+        per_file.select(*keep, *first, source, F.posexplode_outer(lines).alias("pos", "raw_line"))
+        .where(F.trim("raw_line") != "")  # also drops an empty file's null row (see `numbered_lines`)
+        .select(
+            "source_file",
+            (F.col("pos") + 1).cast("int").alias("line_number"),
+            F.regexp_replace("raw_line", "\r$", "").alias("raw_line"),
+            *keep,
+            *(["header"] if header else []),
+        )
+    )
+
+
+def undated_lines(spark: SparkSession, paths: list[str], header: bool = False) -> DataFrame:
+    """`file_lines` of the files at `paths` (URIs, e.g. `lake.files.data_files` of an unpartitioned landing table)."""
+    if not paths:
+        return spark.createDataFrame(
+            [], "source_file string, line_number int, raw_line string" + (", header string" if header else "")
+        )
+    per_file = spark.read.text(paths, wholetext=True).select(F.col("_metadata.file_path").alias("path"), "value")
+    return file_lines(per_file, header=header)
 
 
 def relative(path: Column) -> Column:

@@ -148,13 +148,11 @@ class NothingLost:
     def balance(self, spark: SparkSession | None, storage: LakeStorage, days: list[str] | None = None) -> Balance:
         """The counts of `days` (None: the whole table, when it is not partitioned)."""
         landed = dict(self.count(spark, storage, self.landing, days))
-        if days is None:
-            rows = lambda ref: {counting.ALL: storage.table_rows(ref)} if ref else {counting.ALL: 0}  # noqa: E731
-        else:
-            rows = lambda ref: storage.parquet_row_counts(storage.table_uri(ref), days) if ref else dict.fromkeys(days, 0)  # noqa: E731
-        return Balance(landed, rows(self.universal), rows(self.rejected))
+        return Balance(landed, _rows(storage, self.universal, days), _rows(storage, self.rejected, days))
 
-    def result(self, spark: SparkSession | None, storage: LakeStorage, days: list[str] | None = None) -> dg.AssetCheckResult:
+    def result(
+        self, spark: SparkSession | None, storage: LakeStorage, days: list[str] | None = None
+    ) -> dg.AssetCheckResult:
         counts = self.balance(spark, storage, days)
         broken = counts.broken
         return dg.AssetCheckResult(
@@ -174,8 +172,17 @@ class NothingLost:
         """The check of its own, for a domain's `checks`: the run's days, or the whole table."""
 
         @dg.asset_check(asset=self.key.asset_key, name=self.key.name, blocking=True, description=self.description)
-        def _nothing_lost(context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.AssetCheckResult:
+        def _nothing_lost(
+            context: dg.AssetCheckExecutionContext, lake: LakeResource, spark: SparkResource
+        ) -> dg.AssetCheckResult:
             session = spark.session() if self.counted_by_spark else None
             return self.result(session, lake.storage, run_days(context) if self.partitioned else None)
 
         return _nothing_lost
+
+
+def _rows(storage: LakeStorage, ref: TableRef | None, days: list[str] | None) -> dict[str, int]:
+    """Rows of `ref` per day of `days`, from the parquet footers; all its rows under `ALL` when `days` is None."""
+    if days is None:
+        return {counting.ALL: storage.table_rows(ref) if ref is not None else 0}
+    return storage.parquet_row_counts(storage.table_uri(ref), days) if ref is not None else dict.fromkeys(days, 0)

@@ -29,7 +29,9 @@ PASSENGERS_CONTRACT = Contract(PASSENGERS, Passengers, partitioned=False)
 FEATURES_CONTRACT = Contract(FEATURES, Features, {"split:is_hashed": transforms.SPLIT_RULE}, partitioned=False)
 PREDICTIONS_CONTRACT = Contract(SURVIVAL_PREDICTIONS, SurvivalPredictions, partitioned=False)
 # One undated file: each line after its header is one record.
-PASSENGERS_NOTHING_LOST = NothingLost(LANDING_PASSENGERS, PASSENGERS, counting.data_lines, partitioned=False, records="data line")
+PASSENGERS_NOTHING_LOST = NothingLost(
+    LANDING_PASSENGERS, PASSENGERS, counting.data_lines, partitioned=False, records="data line"
+)
 
 # On the bundled data the MLP reaches 0.786 test accuracy (206 test rows); the logistic baseline
 # 0.840, always "died" 0.626. Below 0.75 something broke (features, scaling, labels), not luck.

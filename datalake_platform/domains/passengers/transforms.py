@@ -5,8 +5,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from datalake_platform.domains.passengers.tables import FEATURE_COLUMNS, LANDING_COLUMNS
 from datalake_platform.compat import spark as compat
+from datalake_platform.domains.passengers.tables import FEATURE_COLUMNS, LANDING_COLUMNS
+from datalake_platform.ingestion.text import undated_lines
 
 TEST_SHARE = 20  # percent of passengers held out, chosen by a hash of PassengerId (stable across runs)
 SPLIT_SEED = 42
@@ -19,26 +20,19 @@ NUMBER = r"^[0-9]+(\.[0-9]+)?$"
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     """One row per non-blank data line: source_file, line_number (1 = header), raw_line, header_ok.
 
-    Files are read whole so each line keeps its number; the header is compared with
-    LANDING_COLUMNS (names, case-insensitive, in order) because lines are parsed by position.
+    The files are read by ingestion's reader of undated files (`ingestion.text.undated_lines`),
+    whole, so each line keeps its number; the header is compared with LANDING_COLUMNS (names,
+    case-insensitive, in order) because lines are parsed by position.
     """
-    if not paths:
-        return spark.createDataFrame([], "source_file string, line_number int, raw_line string, header_ok boolean")
-    lines = F.split(F.regexp_replace("value", "^\ufeff", ""), "\n")
     expected = ",".join(LANDING_COLUMNS).lower()
-    per_file = spark.read.text(paths, wholetext=True).select(
-        F.regexp_extract("_metadata.file_path", r"([^/]+)$", 1).alias("source_file"), lines.alias("lines")
-    )
     return (
-        per_file.select(
-            "source_file",
-            (F.lower(F.regexp_replace(F.col("lines")[0], r"\s", "")) == expected).alias("header_ok"),
-            F.posexplode_outer("lines").alias("pos", "raw_line"),  # see ingestion.text.numbered_lines
-        )
-        .where((F.col("pos") > 0) & (F.trim("raw_line") != ""))
+        undated_lines(spark, paths, header=True)
+        .where(F.col("line_number") > 1)
         .select(
-            "source_file", (F.col("pos") + 1).cast("int").alias("line_number"),
-            F.regexp_replace("raw_line", "\r$", "").alias("raw_line"), "header_ok",
+            "source_file",
+            "line_number",
+            "raw_line",
+            (F.lower(F.regexp_replace("header", r"\s", "")) == expected).alias("header_ok"),
         )
     )
 

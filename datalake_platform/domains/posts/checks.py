@@ -12,7 +12,14 @@ from pyspark.sql import functions as F
 
 from datalake_platform.domains.posts import transforms
 from datalake_platform.domains.posts.schemas import LabelledTweets, MetricsPerMinute, Posts, ScoredPosts
-from datalake_platform.domains.posts.tables import LABELLED_TWEETS, LANDING_POSTS, METRICS_PER_MINUTE, POSTS, SCORED_POSTS, SENTIMENT_MODEL
+from datalake_platform.domains.posts.tables import (
+    LABELLED_TWEETS,
+    LANDING_POSTS,
+    METRICS_PER_MINUTE,
+    POSTS,
+    SCORED_POSTS,
+    SENTIMENT_MODEL,
+)
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.ml.artifacts import ModelStore
 from datalake_platform.ml.metrics import binary_metrics

@@ -7,8 +7,9 @@ import zlib
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from datalake_platform.domains.posts.tables import MAX_TEXT_CHARS
 from datalake_platform.compat import spark as compat
+from datalake_platform.domains.posts.tables import MAX_TEXT_CHARS
+from datalake_platform.ingestion.text import file_lines, undated_lines
 
 AUTHORS = 500  # the bundled tweets have no author: each gets one of this many made-up handles
 TEST_SHARE, SPLIT_SEED = 20, 42
@@ -21,19 +22,6 @@ def synthetic_author(tweet_id: int) -> str:
     return f"user_{zlib.crc32(str(tweet_id).encode()) % AUTHORS:03d}"
 
 
-def _numbered_lines(per_file: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
-    """One row per non-blank line of each file (`path`, `value`): source_file, line_number (1-based), raw_line, *keep."""
-    lines = F.split(F.regexp_replace("value", "^\ufeff", ""), "\n")
-    return (
-        per_file.select(*keep, F.regexp_extract("path", r"([^/]+)$", 1).alias("source_file"), F.posexplode_outer(lines).alias("pos", "raw_line"))
-        .where(F.trim("raw_line") != "")  # also drops an empty file's null row (see ingestion.text.numbered_lines)
-        .select(
-            "source_file", (F.col("pos") + 1).cast("int").alias("line_number"),
-            F.regexp_replace("raw_line", "\r$", "").alias("raw_line"), *keep,
-        )
-    )
-
-
 # ---------------------------------------------------------------- human scores -> labelled tweets
 
 SCORE_REASONS = ("malformed_row", "unparseable_tweet_id", "unparseable_score", "empty_text", "duplicate_tweet_id")
@@ -41,10 +29,7 @@ SCORE_REASONS = ("malformed_row", "unparseable_tweet_id", "unparseable_score", "
 
 def score_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     """The human-score files (`id TAB score TAB text`) as numbered lines."""
-    if not paths:
-        return spark.createDataFrame([], "source_file string, line_number int, raw_line string")
-    per_file = spark.read.text(paths, wholetext=True).select(F.col("_metadata.file_path").alias("path"), "value")
-    return _numbered_lines(per_file)
+    return undated_lines(spark, paths)
 
 
 def classify_scores(lines: DataFrame) -> DataFrame:
@@ -103,7 +88,7 @@ _TYPES = {"id": ("integer", "string"), "author": ("string",), "text": ("string",
 def post_lines(files: DataFrame) -> DataFrame:
     """Landed files (binaryFile rows: path, modificationTime, content, dt) as numbered lines."""
     per_file = files.select("path", F.col("modificationTime").alias("landed_at"), F.col("dt").cast("date").alias("dt"), F.col("content").cast("string").alias("value"))
-    return _numbered_lines(per_file, ("landed_at", "dt"))
+    return file_lines(per_file, ("landed_at", "dt"))
 
 
 def classify_posts(lines: DataFrame, known: DataFrame) -> DataFrame:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 from pyspark.sql import DataFrame, Observation
 
+from datalake_platform.compat import spark as compat
 from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.checks import DAILY_SALES_CONTRACT, PURCHASES_CONTRACT, REPORT_CONTRACT
 from datalake_platform.domains.transactions.schemas import RESCUED_DATA, DailySales, Purchases, ReportByPerson
@@ -28,7 +29,6 @@ from datalake_platform.metadata import add_partition_row_counts, table_metadata
 from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.compat import spark as compat
 from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
 from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
 

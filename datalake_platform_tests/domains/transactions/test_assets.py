@@ -249,9 +249,9 @@ def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_publish
 def test_nothing_lost_fails_when_a_row_is_missing_or_landing_changed_since_it_was_counted(spark, lake, cdnow):
     """The check compares the rows written with landing's records, counted when the run wrote them
     (kept in the manifest) or again for a file that changed since."""
+    from datalake_platform.domains.transactions.checks import PURCHASES_NOTHING_LOST
     from datalake_platform.domains.transactions.tables import LANDING_PURCHASES
     from datalake_platform.ingestion import manifest
-    from datalake_platform.domains.transactions.checks import PURCHASES_NOTHING_LOST
 
     n = land_cdnow_day(lake, cdnow, DAY)
     assert materialize(lake, UNIVERSAL, partition_key=DAY).success
