@@ -19,7 +19,7 @@ def tables(root: Path) -> dict[str, ds.Dataset]:
     found = {}
     for folder in sorted(root.glob("*/*/*")):
         if folder.parts[-3] in ("universal", "smart", "quarantine") and folder.is_dir():
-            files = [f for f in folder.glob("*.parquet")] + [f for f in folder.glob("dt=*/*.parquet")]
+            files = [*folder.glob("*.parquet"), *folder.glob("dt=*/*.parquet")]
             if files:
                 found["/".join(folder.parts[-3:])] = ds.dataset(folder, format="parquet", partitioning="hive")
     return found
@@ -28,7 +28,9 @@ def tables(root: Path) -> dict[str, ds.Dataset]:
 def summary(root: Path) -> dict[str, tuple]:
     out = {}
     for name, data in tables(root).items():
-        reasons = Counter(data.to_table(columns=["reason"]).column(0).to_pylist()) if "reason" in data.schema.names else {}
+        reasons = (
+            Counter(data.to_table(columns=["reason"]).column(0).to_pylist()) if "reason" in data.schema.names else {}
+        )
         out[name] = (data.count_rows(), dict(sorted(reasons.items())))
     return out
 
@@ -47,8 +49,10 @@ def main(reference: str, candidate: str) -> int:
     ra, rb = report(Path(reference)), report(Path(candidate))
     total = lambda r: sum((v[0] for v in r.values()), Decimal(0))  # noqa: E731
     differ = [p for p in ra.keys() & rb.keys() if ra[p] != rb[p]]
-    print(f"report_by_person: {len(ra)} persons (reference) / {len(rb)} (this line); total {total(ra)} / {total(rb)}; "
-          f"{len(differ)} differ, {len(ra.keys() - rb.keys())} missing, {len(rb.keys() - ra.keys())} extra")
+    print(
+        f"report_by_person: {len(ra)} persons (reference) / {len(rb)} (this line); total {total(ra)} / {total(rb)}; "
+        f"{len(differ)} differ, {len(ra.keys() - rb.keys())} missing, {len(rb.keys() - ra.keys())} extra"
+    )
     return 0 if ra == rb and ra and a and not different else 1
 
 

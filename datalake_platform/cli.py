@@ -1,9 +1,9 @@
 """`datalake`: seed landing, materialize the whole lake, open the UI.
 
-    datalake seed    copy the bundled sample data into landing (idempotent)
-    datalake demo    seed, then materialize every asset over every partition
-    datalake ui      start the Dagster UI on the same lake and instance
-    datalake sql     query the lake's tables with Spark SQL (-e QUERY, the shell, or --serve JDBC)
+datalake seed    copy the bundled sample data into landing (idempotent)
+datalake demo    seed, then materialize every asset over every partition
+datalake ui      start the Dagster UI on the same lake and instance
+datalake sql     query the lake's tables with Spark SQL (-e QUERY, the shell, or --serve JDBC)
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def demo(settings: Settings) -> int:
 def _print_tables(root: str, defs) -> None:
     """Rows per materialized table (and its quarantine), read from the parquet footers."""
     from datalake_platform.lake.backends import storage_for_root
-    from datalake_platform.lake.tables import TableRef
+    from datalake_platform.lake.table_refs import TableRef
     from datalake_platform.ml.artifacts import POINTER, ModelStore
 
     storage = storage_for_root(root)
@@ -124,7 +124,9 @@ def sql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="datalake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="datalake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("seed", help="copy the bundled sample data into landing")
     commands.add_parser("demo", help="seed, then materialize every asset over every partition")

@@ -30,8 +30,12 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     root = settings.lake_root
     scheme = root.split("://", 1)[0] if "://" in root else ""
     if LAKE_SCHEMES.get(scheme, "local") != settings.env:
-        where = {"local": "a folder", "aws": "s3://bucket/prefix", "gcp": "gs://bucket/prefix",
-                 "azure": "abfss://container@account.dfs.core.windows.net/prefix"}[settings.env]
+        where = {
+            "local": "a folder",
+            "aws": "s3://bucket/prefix",
+            "gcp": "gs://bucket/prefix",
+            "azure": "abfss://container@account.dfs.core.windows.net/prefix",
+        }[settings.env]
         raise SettingsError(f"DATALAKE_ENV={settings.env} needs DATALAKE_ROOT to be {where}, not {root!r}.")
     lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root, catalog=catalog_for(settings))
     spark = SparkResource(lake=lake, master=settings.spark_master or LOCAL_MASTER, remote=settings.spark_remote)
@@ -72,7 +76,11 @@ def build(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=[c for d in domains for c in d.checks],
         jobs=[j for d in domains for j in d.jobs],
-        sensors=[*landing_sensors, *(s for d in domains for s in d.sensors), automation_sensor(settings.sensor_interval_seconds)],
+        sensors=[
+            *landing_sensors,
+            *(s for d in domains for s in d.sensors),
+            automation_sensor(settings.sensor_interval_seconds),
+        ],
         resources=resources,
         # One run = one process = one Spark session, shared by every step of the run.
         executor=dg.in_process_executor,

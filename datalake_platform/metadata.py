@@ -27,11 +27,17 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
         tags = {k: str(v) for k, v in (column.metadata or {}).items()}
         columns.append(
             dg.TableColumn(
-                name, column.dtype.type.simpleString(), description=column.description, constraints=constraints, tags=tags
+                name,
+                column.dtype.type.simpleString(),
+                description=column.description,
+                constraints=constraints,
+                tags=tags,
             )
         )
     unique = model.to_schema().unique or []
-    return dg.TableSchema(columns=columns, constraints=dg.TableConstraints(other=[f"unique({', '.join(unique)})"] if unique else []))
+    return dg.TableSchema(
+        columns=columns, constraints=dg.TableConstraints(other=[f"unique({', '.join(unique)})"] if unique else [])
+    )
 
 
 def add_partition_row_counts(context: dg.AssetExecutionContext, rows_by_day: Mapping[str, int]) -> None:
@@ -49,8 +55,11 @@ def with_partition_row_counts(context: dg.AssetExecutionContext, result: Any) ->
     rows = metadata.pop(ROWS_BY_PARTITION)
     add_partition_row_counts(context, getattr(rows, "value", rows))
     return dg.MaterializeResult(
-        asset_key=result.asset_key, metadata=metadata, check_results=result.check_results,
-        data_version=result.data_version, tags=result.tags,
+        asset_key=result.asset_key,
+        metadata=metadata,
+        check_results=result.check_results,
+        data_version=result.data_version,
+        tags=result.tags,
     )
 
 

@@ -38,7 +38,9 @@ class SeedResult:
         self.rows += rows
 
     def __str__(self) -> str:
-        return f"{self.table}: {self.files_written} files written, {self.files_unchanged} unchanged, {self.rows} data rows"
+        return (
+            f"{self.table}: {self.files_written} files written, {self.files_unchanged} unchanged, {self.rows} data rows"
+        )
 
 
 Seed = Callable[["LakeStorage", "Settings"], list[SeedResult]]

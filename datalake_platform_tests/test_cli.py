@@ -33,7 +33,16 @@ def test_seed_is_idempotent(seeded):
 
 
 def _materialize(env, *args):
-    cmd = [BIN / "dagster", "asset", "materialize", "-m", "datalake_platform.definitions", "--select", "universal/transactions/purchases", *args]
+    cmd = [
+        BIN / "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "datalake_platform.definitions",
+        "--select",
+        "universal/transactions/purchases",
+        *args,
+    ]
     out = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return out

@@ -19,7 +19,12 @@ from datalake_platform.settings import COMPUTES, ENVIRONMENTS, Settings, Setting
 
 PACKAGE = Path(__file__).resolve().parent.parent / "datalake_platform"
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
-ROOTS = {"local": "/tmp/lake", "aws": "s3://bucket/lake", "gcp": "gs://bucket/lake", "azure": "abfss://c@acct.dfs.core.windows.net/lake"}
+ROOTS = {
+    "local": "/tmp/lake",
+    "aws": "s3://bucket/lake",
+    "gcp": "gs://bucket/lake",
+    "azure": "abfss://c@acct.dfs.core.windows.net/lake",
+}
 # What each remote compute cannot do without (deployments/<cloud>/env.template).
 COMPUTE_SETTINGS = {
     "emr": {"emr_job_flow": {"Name": "lake"}},
@@ -46,9 +51,18 @@ def _shape(defs: dg.Definitions) -> dict:
     sensors = sorted(s.name for s in defs.sensors)
     jobs = sorted(j.name for j in defs.jobs)
     remote = sorted(
-        spec.key.to_user_string() for a in defs.assets if isinstance(a, dg.AssetsDefinition) and "compute" in a.required_resource_keys for spec in a.specs
+        spec.key.to_user_string()
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and "compute" in a.required_resource_keys
+        for spec in a.specs
     )
-    return {"assets": dict(sorted(assets.items())), "checks": checks, "sensors": sensors, "jobs": jobs, "remote_steps": remote}
+    return {
+        "assets": dict(sorted(assets.items())),
+        "checks": checks,
+        "sensors": sensors,
+        "jobs": jobs,
+        "remote_steps": remote,
+    }
 
 
 def _combinations():
@@ -61,10 +75,16 @@ def test_every_environment_and_compute_loads_the_same_tables_and_checks():
     shapes = {(s.env, s.compute): _shape(build(s)) for s in _combinations()}
     local = shapes[("local", "local")]
     expected_remote = sorted(
-        spec.key.to_user_string() for d in registry.all_domains() for a in d.assets if runs_remotely(a) for spec in a.specs
+        spec.key.to_user_string()
+        for d in registry.all_domains()
+        for a in d.assets
+        if runs_remotely(a)
+        for spec in a.specs
     )
     for (env, compute), shape in shapes.items():
-        assert {k: v for k, v in shape.items() if k != "remote_steps"} == {k: v for k, v in local.items() if k != "remote_steps"}, (env, compute)
+        assert {k: v for k, v in shape.items() if k != "remote_steps"} == {
+            k: v for k, v in local.items() if k != "remote_steps"
+        }, (env, compute)
         assert shape["remote_steps"] == ([] if compute in ("local", "cluster") else expected_remote), (env, compute)
     snapshot = {**local, "remote_steps": expected_remote}
     if os.environ.get("DATALAKE_UPDATE_SNAPSHOT"):
@@ -93,9 +113,19 @@ def test_a_root_on_another_store_than_the_environment_is_refused_with_the_variab
 
 def test_settings_are_parsed_once_with_errors_that_name_the_variable():
     settings = Settings.from_environ(
-        {"DATALAKE_ENV": "gcp", "DATALAKE_ROOT": "gs://b/l", "DATALAKE_SENSOR_INTERVAL_SECONDS": "5", "AWS_DEFAULT_REGION": "eu-west-1"}
+        {
+            "DATALAKE_ENV": "gcp",
+            "DATALAKE_ROOT": "gs://b/l",
+            "DATALAKE_SENSOR_INTERVAL_SECONDS": "5",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
     )
-    assert (settings.env, settings.root, settings.sensor_interval_seconds, settings.aws_region) == ("gcp", "gs://b/l", 5, "eu-west-1")
+    assert (settings.env, settings.root, settings.sensor_interval_seconds, settings.aws_region) == (
+        "gcp",
+        "gs://b/l",
+        5,
+        "eu-west-1",
+    )
     assert Settings.from_environ({}) == Settings()
     with pytest.raises(SettingsError, match="DATALAKE_SENSOR_INTERVAL_SECONDS='soon' is not valid"):
         Settings.from_environ({"DATALAKE_SENSOR_INTERVAL_SECONDS": "soon"})
@@ -152,7 +182,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
-    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p for p in PACKAGE.rglob("*.py")}
+    modules = {
+        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in PACKAGE.rglob("*.py")
+    }
     return {m: {i for i in _imports(p) if i in modules} for m, p in modules.items()}
 
 
@@ -163,7 +196,7 @@ def test_no_import_cycles_not_even_through_imports_inside_functions():
         state[module] = "open"
         for target in sorted(graph[module]):
             if state.get(target) == "open":
-                cycles.append(path[path.index(target):] + [target])
+                cycles.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, [*path, target])
         state[module] = "done"
@@ -185,13 +218,17 @@ def test_the_lake_layer_imports_neither_spark_nor_dagster():
 def test_private_apis_of_dagster_and_pyspark_only_in_the_compat_room():
     private = ("._jdf", "._jvm", "._jsparkSession", "._jsc", "dagster._core", "_step_execution_context", "dagster._")
     offenders = [
-        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "compat" not in p.parts and any(s in p.read_text() for s in private)
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if "compat" not in p.parts and any(s in p.read_text() for s in private)
     ]
     assert not offenders
 
 
 def test_the_environment_is_read_only_by_the_settings_module():
     offenders = [
-        str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.name != "settings.py" and ("os.environ" in p.read_text() or "os.getenv" in p.read_text())
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "settings.py" and ("os.environ" in p.read_text() or "os.getenv" in p.read_text())
     ]
     assert not offenders

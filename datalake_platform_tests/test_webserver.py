@@ -32,7 +32,10 @@ def webserver(tmp_path):
     binary = Path(os.sys.executable).parent / "dagster-webserver"
     proc = subprocess.Popen(
         [binary, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -103,4 +106,6 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
     assert universal["owners"] == [{"team": "transactions"}]
     checks = {c["name"]: c["blocking"] for c in universal["assetChecksOrError"]["checks"]}
     assert checks == {"contract": True, "nothing_lost": True}
-    assert [c["name"] for c in nodes["smart/transactions/report_by_person"]["assetChecksOrError"]["checks"]] == ["contract"]
+    assert [c["name"] for c in nodes["smart/transactions/report_by_person"]["assetChecksOrError"]["checks"]] == [
+        "contract"
+    ]

@@ -36,10 +36,10 @@ def case(steps: int, checkpointed: bool, memory: str, root: str) -> dict:
     from datalake_platform.domains.transactions.enrichment import enrichment_steps
     from datalake_platform.domains.transactions.enrichment_assets import POLICY, _source
     from datalake_platform.lake.storage import LocalLakeStorage
-    from datalake_platform.lake.tables import ServiceArea, TableRef
-    from datalake_platform.spark.checkpoints import run_checkpointed
+    from datalake_platform.lake.table_refs import ServiceArea, TableRef
+    from datalake_platform.spark.checkpoint_planner import run_checkpointed
     from datalake_platform.spark.session import get_or_create_session
-    from datalake_platform.spark.tables import read_table, write_table
+    from datalake_platform.spark.table_io import read_table, write_table
 
     spark = get_or_create_session(conf={"spark.driver.memory": memory, "spark.sql.shuffle.partitions": "4"})
     storage = LocalLakeStorage(root)
@@ -67,9 +67,15 @@ def case(steps: int, checkpointed: bool, memory: str, root: str) -> dict:
     pid = spark.sparkContext._gateway.proc.pid
     hwm = next((int(line.split()[1]) * 1024 for line in open(f"/proc/{pid}/status") if line.startswith("VmHWM")), 0)
     return {
-        "steps": steps, "mode": "checkpointed" if checkpointed else "unbroken", "status": "ok", "wall_s": round(wall, 1),
-        "plan_s": round(plan_seconds, 2), "heap_peak_mib": round(heap_peak / 2**20), "rss_peak_mib": round(hwm / 2**20),
-        "checkpoints": len(written), "checkpoint_mib": round(sum(w["bytes"] for w in written) / 2**20, 1),
+        "steps": steps,
+        "mode": "checkpointed" if checkpointed else "unbroken",
+        "status": "ok",
+        "wall_s": round(wall, 1),
+        "plan_s": round(plan_seconds, 2),
+        "heap_peak_mib": round(heap_peak / 2**20),
+        "rss_peak_mib": round(hwm / 2**20),
+        "checkpoints": len(written),
+        "checkpoint_mib": round(sum(w["bytes"] for w in written) / 2**20, 1),
         "checkpoint_s": round(sum(w["seconds"] for w in written), 1),
     }
 
@@ -79,20 +85,33 @@ def run_case(steps: int, checkpointed: bool, memory: str, timeout: float) -> dic
         args = [sys.executable, __file__, "--case", str(steps), str(int(checkpointed)), memory, root]
         started = time.perf_counter()
         # Its own process group: on a timeout the JVM goes too, not only the Python child.
-        child = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        child = subprocess.Popen(
+            args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
             out, err = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
-            return {"steps": steps, "mode": "checkpointed" if checkpointed else "unbroken", "status": f"timeout > {timeout:.0f} s"}
+            return {
+                "steps": steps,
+                "mode": "checkpointed" if checkpointed else "unbroken",
+                "status": f"timeout > {timeout:.0f} s",
+            }
         proc = subprocess.CompletedProcess(args, child.returncode, out, err)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if proc.returncode == 0 and lines:
             return json.loads(lines[-1])
-        error = next((e for e in ("OutOfMemoryError", "StackOverflowError", "GC overhead") if e in proc.stderr), f"rc {proc.returncode}")
-        return {"steps": steps, "mode": "checkpointed" if checkpointed else "unbroken", "status": f"failed: {error}",
-                "wall_s": round(time.perf_counter() - started, 1)}
+        error = next(
+            (e for e in ("OutOfMemoryError", "StackOverflowError", "GC overhead") if e in proc.stderr),
+            f"rc {proc.returncode}",
+        )
+        return {
+            "steps": steps,
+            "mode": "checkpointed" if checkpointed else "unbroken",
+            "status": f"failed: {error}",
+            "wall_s": round(time.perf_counter() - started, 1),
+        }
 
 
 def main() -> None:

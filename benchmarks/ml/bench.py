@@ -24,21 +24,22 @@ from pathlib import Path
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
-import dagster as dg  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
+import dagster as dg
+from pyspark.sql import functions as F
 
-from datalake_platform.definitions import build  # noqa: E402
-from datalake_platform.settings import Settings  # noqa: E402
-from datalake_platform.domains.images.seed import generate, seed as seed_images  # noqa: E402
-from datalake_platform.domains.passengers import transforms  # noqa: E402
-from datalake_platform.domains.passengers.seed import seed as seed_passengers  # noqa: E402
-from datalake_platform.domains.passengers.schemas import Features  # noqa: E402
-from datalake_platform.domains.passengers.tables import FEATURES  # noqa: E402
-from datalake_platform.lake.storage import LocalLakeStorage  # noqa: E402
-from datalake_platform.quality.validation import spark_schema  # noqa: E402
-from datalake_platform.resources import LakeResource, SparkResource  # noqa: E402
-from datalake_platform.spark.session import get_or_create_session  # noqa: E402
-from datalake_platform.spark.tables import read_table  # noqa: E402
+from datalake_platform.definitions import build
+from datalake_platform.domains.images.seed import generate
+from datalake_platform.domains.images.seed import seed as seed_images
+from datalake_platform.domains.passengers import transforms
+from datalake_platform.domains.passengers.schemas import Features
+from datalake_platform.domains.passengers.seed import seed as seed_passengers
+from datalake_platform.domains.passengers.tables import FEATURES
+from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.quality.validation import spark_schema
+from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.settings import Settings
+from datalake_platform.spark.session import get_or_create_session
+from datalake_platform.spark.table_io import read_table
 
 DATA = Path(__file__).resolve().parent / "_data"
 
@@ -68,9 +69,11 @@ def bench_mlp(scales: list[int]) -> list[dict]:
     rows = []
     for scale in scales:
         copies = spark.range(scale).withColumnRenamed("id", "copy")
-        grown = features.crossJoin(copies).withColumn(
-            "PassengerId", (F.col("PassengerId") + F.col("copy") * 1000).cast("int")
-        ).drop("copy")
+        grown = (
+            features.crossJoin(copies)
+            .withColumn("PassengerId", (F.col("PassengerId") + F.col("copy") * 1000).cast("int"))
+            .drop("copy")
+        )
         train = transforms.labelled(grown, "train").cache()
         n = train.count()
         started = time.perf_counter()
@@ -78,8 +81,16 @@ def bench_mlp(scales: list[int]) -> list[dict]:
         seconds = time.perf_counter() - started
         iterations = len(transforms.loss_history(model))
         train.unpersist()
-        rows.append({"bench": "mlp", "train_rows": n, "scale": scale, "seconds": round(seconds, 2),
-                     "iterations": iterations, "ms_per_iteration": round(1000 * seconds / max(iterations, 1), 1)})
+        rows.append(
+            {
+                "bench": "mlp",
+                "train_rows": n,
+                "scale": scale,
+                "seconds": round(seconds, 2),
+                "iterations": iterations,
+                "ms_per_iteration": round(1000 * seconds / max(iterations, 1), 1),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -93,20 +104,34 @@ def bench_cnn(images: int, epochs: int, batch_sizes: list[int], loader_workers: 
     started = time.perf_counter()
     tensors = _metadata(_materialize(storage, "universal/images/tensors"), "universal/images/tensors")
     tensor_seconds = time.perf_counter() - started
-    print(f"landing: {generated} in {generate_seconds:.1f}s; tensors: {tensors['dagster/row_count']} rows, "
-          f"{tensors['shards']} shards in {tensor_seconds:.1f}s", flush=True)
+    print(
+        f"landing: {generated} in {generate_seconds:.1f}s; tensors: {tensors['dagster/row_count']} rows, "
+        f"{tensors['shards']} shards in {tensor_seconds:.1f}s",
+        flush=True,
+    )
     rows = []
     for batch_size in batch_sizes:
         config = {"epochs": epochs, "batch_size": batch_size, "loader_workers": loader_workers, "device": device}
         started = time.perf_counter()
-        result = _materialize(storage, "smart/images/cnn_model", {"ops": {"smart__images__cnn_model": {"config": config}}})
+        result = _materialize(
+            storage, "smart/images/cnn_model", {"ops": {"smart__images__cnn_model": {"config": config}}}
+        )
         meta = _metadata(result, "smart/images/cnn_model")
-        rows.append({
-            "bench": "cnn", "images": tensors["dagster/row_count"], "epochs": epochs, "batch_size": batch_size,
-            "loader_workers": loader_workers, "device": meta["device"], "images_per_second": meta["images_per_second"],
-            "loader_wait_share": meta["loader_wait_share"], "training_seconds": meta["training_seconds"],
-            "asset_seconds": round(time.perf_counter() - started, 1), "test_accuracy": round(meta["accuracy"], 4),
-        })
+        rows.append(
+            {
+                "bench": "cnn",
+                "images": tensors["dagster/row_count"],
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "loader_workers": loader_workers,
+                "device": meta["device"],
+                "images_per_second": meta["images_per_second"],
+                "loader_wait_share": meta["loader_wait_share"],
+                "training_seconds": meta["training_seconds"],
+                "asset_seconds": round(time.perf_counter() - started, 1),
+                "test_accuracy": round(meta["accuracy"], 4),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 

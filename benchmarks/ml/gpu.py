@@ -43,8 +43,8 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from datalake_platform.domains.images import cnn  # noqa: E402
-from datalake_platform.domains.images.seed import variation  # noqa: E402
 from datalake_platform.domains.images.decoding import decode_image  # noqa: E402
+from datalake_platform.domains.images.seed import variation  # noqa: E402
 from datalake_platform.domains.images.tables import CLASSES, SHARD_ROWS, TEST_SHARE  # noqa: E402
 from datalake_platform.lake.storage import LocalLakeStorage  # noqa: E402
 from datalake_platform.ml.shards import ParquetShards  # noqa: E402
@@ -64,8 +64,14 @@ def _write_shard(folder: str, seed: int, start: int, stop: int) -> tuple[str, in
         bucket = int.from_bytes(hashlib.blake2b(image_id.encode(), digest_size=8).digest(), "big") % 100
         ids.append(image_id), tensors.append(decoded["tensor"]), labels.append(label)
         splits.append("test" if bucket < TEST_SHARE else "train")
-    table = pa.table({"image_id": ids, "tensor": pa.array(tensors, pa.binary()),
-                      "label": pa.array(labels, pa.int32()), "split": splits})
+    table = pa.table(
+        {
+            "image_id": ids,
+            "tensor": pa.array(tensors, pa.binary()),
+            "label": pa.array(labels, pa.int32()),
+            "split": splits,
+        }
+    )
     path = f"{folder}/part-{start:07d}.parquet"
     pq.write_table(table, path)
     return path, table.num_rows
@@ -81,8 +87,14 @@ def build_table(folder: Path, images: int, shard_rows: int, workers: int) -> lis
 
 def loader(storage, shards, batch_size: int, workers: int, split: str | None, device, shuffle: bool):
     dataset = ParquetShards(storage, shards, SHAPE, batch_size, split, shuffle_seed=1234 if shuffle else None)
-    return DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
-                      prefetch_factor=4 if workers else None, persistent_workers=False)
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+    )
 
 
 def loader_only(storage, shards, batch_size: int, workers: int, device) -> float:
@@ -97,11 +109,17 @@ def train_once(storage, shards, batch_size: int, workers: int, device, limit: in
     batches = loader(storage, shards, batch_size, workers, "train", device, shuffle=True)
     epoch = batches if limit is None else itertools.islice(batches, limit // batch_size)
     trained = cnn.train([epoch], device, learning_rate=1e-3, seed=1234)
-    row = {"device": str(device), "batch_size": batch_size, "loader_workers": workers,
-           "train_images": trained.images, "training_seconds": round(trained.seconds, 2),
-           "images_per_second": round(trained.images_per_second), "loader_wait_share": round(trained.loader_wait_share, 4),
-           "loader_startup_seconds": round(trained.loader_startup_seconds, 2),
-           "loss": round(trained.loss_per_epoch[0], 4)}
+    row = {
+        "device": str(device),
+        "batch_size": batch_size,
+        "loader_workers": workers,
+        "train_images": trained.images,
+        "training_seconds": round(trained.seconds, 2),
+        "images_per_second": round(trained.images_per_second),
+        "loader_wait_share": round(trained.loader_wait_share, 4),
+        "loader_startup_seconds": round(trained.loader_startup_seconds, 2),
+        "loss": round(trained.loss_per_epoch[0], 4),
+    }
     if limit is None:
         scored = cnn.predict(trained.model, loader(storage, shards, 1024, workers, "test", device, False), device)
         hits = sum(a == b for a, b in zip(scored["label"], scored["prediction"]))
@@ -126,17 +144,37 @@ def main() -> None:
             fh.write(json.dumps(row) + "\n")
 
     device = cnn.pick_device("auto")
-    report({"step": "machine", "device": str(device), "cpus": os.cpu_count(), "torch": torch.__version__,
-            "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None})
+    report(
+        {
+            "step": "machine",
+            "device": str(device),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+        }
+    )
     storage = LocalLakeStorage(args.data)
     for shard_rows in args.shard_rows:
         started = time.perf_counter()
         shards = build_table(Path(args.data) / f"rows_{shard_rows}", args.images, shard_rows, os.cpu_count() or 1)
-        report({"step": "tensor_table", "images": args.images, "shards": len(shards),
-                "seconds": round(time.perf_counter() - started, 1)})
+        report(
+            {
+                "step": "tensor_table",
+                "images": args.images,
+                "shards": len(shards),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         for workers in args.loader_workers:
-            report({"step": "loader_only", "shards": len(shards), "batch_size": args.batch_size[0], "loader_workers": workers,
-                    "images_per_second": round(loader_only(storage, shards, args.batch_size[0], workers, device))})
+            report(
+                {
+                    "step": "loader_only",
+                    "shards": len(shards),
+                    "batch_size": args.batch_size[0],
+                    "loader_workers": workers,
+                    "images_per_second": round(loader_only(storage, shards, args.batch_size[0], workers, device)),
+                }
+            )
         for batch_size, workers in itertools.product(args.batch_size, args.loader_workers):
             report({"step": "train", "shards": len(shards), **train_once(storage, shards, batch_size, workers, device)})
     if args.cpu_images and device.type == "cuda":

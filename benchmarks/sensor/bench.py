@@ -46,7 +46,9 @@ def land(storage: LocalLakeStorage, files: int) -> list[str]:
 
 
 def tick(storage, instance, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"lake": LakeResource(root=storage.root)})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"lake": LakeResource(root=storage.root)}
+    )
     result = purchases_files(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -70,11 +72,13 @@ def bench(files: int, repeat: int) -> dict:
                 t, first = timed(lambda: tick(storage, instance, None))
                 seconds["first tick"].append(t)
                 assert len(instance.get_dynamic_partitions(LANDING.partitions.name)) == len(days) and first.run_requests
-                t, steady = timed(lambda: tick(storage, instance, first.cursor))
+                t, steady = timed(lambda cursor=first.cursor: tick(storage, instance, cursor))
                 seconds["steady tick"].append(t)
                 assert not steady.run_requests
-                (Path(storage.partition_uri(LANDING.ref, days[len(days) // 2])) / f"late-{r}.csv").write_text(LINE.format(compact="19900101"))
-                t, late = timed(lambda: tick(storage, instance, steady.cursor))
+                (Path(storage.partition_uri(LANDING.ref, days[len(days) // 2])) / f"late-{r}.csv").write_text(
+                    LINE.format(compact="19900101")
+                )
+                t, late = timed(lambda cursor=steady.cursor: tick(storage, instance, cursor))
                 seconds["one new file"].append(t)
                 assert len(late.run_requests) == 1
                 t, _ = timed(lambda: storage.fs.find(storage.table_uri(LANDING.ref), detail=True))

@@ -31,16 +31,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 def train(storage) -> None:
     from datalake_platform.definitions import build
-    from datalake_platform.settings import Settings
     from datalake_platform.domains.posts.sample import TWEETS
     from datalake_platform.domains.posts.tables import LABELLED_TWEETS, LANDING_SCORES, SENTIMENT_MODEL
     from datalake_platform.resources import LakeResource, SparkResource
+    from datalake_platform.settings import Settings
 
     storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", TWEETS.read_bytes())
     lake = LakeResource(root=storage.location)
     result = dg.materialize(
-        [*(defs := build(Settings())).assets, *defs.asset_checks], selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
-        resources={"lake": lake, "spark": SparkResource(lake=lake)}, instance=dg.DagsterInstance.ephemeral(),
+        [*(defs := build(Settings())).assets, *defs.asset_checks],
+        selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
+        resources={"lake": lake, "spark": SparkResource(lake=lake)},
+        instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
 
@@ -52,23 +54,45 @@ def measure(storage, reports, rate: float, seconds: float, id_offset: int) -> di
     loops = -(-posts // 4200)
     limit = min(posts, 4200)
     first_batch = len(reports)
-    args = [sys.executable, "-m", "datalake_platform.domains.posts.replay", "--root", storage.root, "--rate", str(rate),
-            "--limit", str(limit), "--loops", str(loops), "--id-offset", str(id_offset)]
+    args = [
+        sys.executable,
+        "-m",
+        "datalake_platform.domains.posts.replay",
+        "--root",
+        storage.root,
+        "--rate",
+        str(rate),
+        "--limit",
+        str(limit),
+        "--loops",
+        str(loops),
+        "--id-offset",
+        str(id_offset),
+    ]
     subprocess.run(args, cwd=REPO, check=True, capture_output=True)
     ids = {id_offset + loop * 10_000 + i for loop in range(loops) for i in range(1, limit + 1)}
     deadline = time.time() + 300
     while sum(r.posts for r in reports[first_batch:]) < len(ids) and time.time() < deadline:
         time.sleep(0.5)
     batches = reports[first_batch:]
-    committed = {pd.Timestamp(r.scored_at).tz_convert(None): pd.Timestamp(r.scores_committed_at).tz_convert(None) for r in batches if r.scored_at}
+    committed = {
+        pd.Timestamp(r.scored_at).tz_convert(None): pd.Timestamp(r.scores_committed_at).tz_convert(None)
+        for r in batches
+        if r.scored_at
+    }
     p = pd.read_parquet(storage.table_uri(POSTS), columns=["post_id", "landed_at"])
     s = pd.read_parquet(storage.table_uri(SCORED_POSTS), columns=["post_id", "scored_at"])
     both = p[p["post_id"].isin(ids)].merge(s, on="post_id")
     latency = (both["scored_at"].map(committed) - both["landed_at"]).dt.total_seconds()
     return {
-        "rate_per_s": rate, "posts": len(ids), "scored": len(both), "micro_batches": len(batches),
+        "rate_per_s": rate,
+        "posts": len(ids),
+        "scored": len(both),
+        "micro_batches": len(batches),
         "mean_batch_s": round(sum(r.seconds for r in batches) / max(1, len(batches)), 2),
-        "p50_s": round(latency.quantile(0.5), 2), "p95_s": round(latency.quantile(0.95), 2), "max_s": round(latency.max(), 2),
+        "p50_s": round(latency.quantile(0.5), 2),
+        "p95_s": round(latency.quantile(0.95), 2),
+        "max_s": round(latency.max(), 2),
     }
 
 
@@ -90,7 +114,9 @@ def main() -> None:
         try:
             measure(storage, reports, 50, 4, id_offset=900_000)  # warm-up: JIT, first model load
             for k, rate in enumerate(args.rates):
-                print(json.dumps(measure(storage, reports, rate, args.seconds, id_offset=(k + 1) * 1_000_000)), flush=True)
+                print(
+                    json.dumps(measure(storage, reports, rate, args.seconds, id_offset=(k + 1) * 1_000_000)), flush=True
+                )
         finally:
             query.stop()
 

@@ -18,11 +18,11 @@ generated once under benchmarks/transactions/_data/.
 from __future__ import annotations
 
 import argparse
-from contextlib import contextmanager
 import json
 import shutil
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +32,6 @@ from pyspark.sql import functions as F
 
 from datalake_platform import registry
 from datalake_platform.definitions import build
-from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.domains.transactions.schemas import MONEY, Purchases
 from datalake_platform.domains.transactions.tables import (
     LANDING_COLUMNS,
@@ -41,14 +40,15 @@ from datalake_platform.domains.transactions.tables import (
     REPORT_BY_PERSON,
     landing_days,
 )
+from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.quality.checks import Contract
 from datalake_platform.quality.validation import ContractAudit, ValidationReport, validate
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.runs import whole_range_tags
-from datalake_platform.spark.session import get_or_create_session
 from datalake_platform.settings import Settings
-from datalake_platform.spark.tables import read_table
+from datalake_platform.spark.session import get_or_create_session
+from datalake_platform.spark.table_io import read_table
 
 DATA = Path(__file__).resolve().parent / "_data"
 DAYS = [d.strftime("%Y-%m-%d") for d in pd.date_range("1997-01-01", "1998-06-30")]  # the CDNOW days
@@ -98,7 +98,11 @@ def plain_pyspark(spark, root: Path) -> int:
         "dt",
     )
     universal.write.mode("overwrite").partitionBy("dt").parquet(str(out / "universal"))
-    report = spark.read.parquet(str(out / "universal")).groupBy("ID_PERSONA").agg(F.sum("MONTO").alias("MONTO_TRANSACCIONES"))
+    report = (
+        spark.read.parquet(str(out / "universal"))
+        .groupBy("ID_PERSONA")
+        .agg(F.sum("MONTO").alias("MONTO_TRANSACCIONES"))
+    )
     report.write.mode("overwrite").parquet(str(out / "report_by_person"))
     return spark.read.parquet(str(out / "report_by_person")).count()
 
@@ -109,7 +113,9 @@ def platform(root: Path, with_checks: bool) -> int:
     if not with_checks:
         # Contracts are audited inside the writing asset (write-audit-publish), so they cannot
         # be deselected: their audits do nothing in this run; nothing_lost is deselected.
-        selection = selection - dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(PURCHASES.key_path), "nothing_lost"))
+        selection = selection - dg.AssetSelection.checks(
+            dg.AssetCheckKey(dg.AssetKey(PURCHASES.key_path), "nothing_lost")
+        )
     # Closed here, on this thread: left to the garbage collector, its SQLite connections were
     # closed on whichever driver thread collected them, which SQLite refuses (a traceback per run).
     with dg.DagsterInstance.ephemeral() as instance, _contracts_audited(with_checks):

@@ -20,12 +20,15 @@ import datalake_platform.domains.transactions.assets as assets
 import datalake_platform.lake.storage as storage
 import datalake_platform.quality.checks as checks
 import datalake_platform.quality.validation as validation
-import datalake_platform.spark.tables as tables
+import datalake_platform.spark.table_io as tables
 from datalake_platform.spark.session import get_or_create_session
 
 SECONDS: collections.Counter[str] = collections.Counter()
 TIMED = [
-    (assets, ["count_landing", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"]),
+    (
+        assets,
+        ["count_landing", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"],
+    ),
     (assets.manifest, ["judge", "stage"]),
     (checks, ["balance"]),
     (tables, ["_passes"]),

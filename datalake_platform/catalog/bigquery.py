@@ -11,12 +11,21 @@ from __future__ import annotations
 import re
 
 from datalake_platform.catalog.published import PublishedTable
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 
 SIMPLE = {
-    "string": "STRING", "tinyint": "INT64", "smallint": "INT64", "int": "INT64", "bigint": "INT64",
-    "float": "FLOAT64", "double": "FLOAT64", "boolean": "BOOL", "date": "DATE", "timestamp": "TIMESTAMP",
-    "timestamp_ntz": "DATETIME", "binary": "BYTES",
+    "string": "STRING",
+    "tinyint": "INT64",
+    "smallint": "INT64",
+    "int": "INT64",
+    "bigint": "INT64",
+    "float": "FLOAT64",
+    "double": "FLOAT64",
+    "boolean": "BOOL",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "timestamp_ntz": "DATETIME",
+    "binary": "BYTES",
 }
 
 
@@ -37,7 +46,7 @@ def _name(*parts: str) -> str:
 
 def statements(table: PublishedTable, project: str) -> list[str]:
     columns = ", ".join(f"`{n}` {bigquery_type(t)}" for n, t in table.columns)
-    options = [f"format = 'PARQUET'", f"uris = ['{table.location}/*.parquet']"]  # not the commit markers
+    options = ["format = 'PARQUET'", f"uris = ['{table.location}/*.parquet']"]  # not the commit markers
     partitioning = ""
     if table.partitioned:
         partitioning = f"\nWITH PARTITION COLUMNS (`{PARTITION_COLUMN}` DATE)"

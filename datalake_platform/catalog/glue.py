@@ -5,8 +5,10 @@ Credentials, region and endpoint come from boto3's standard chain (`AWS_ENDPOINT
 
 from __future__ import annotations
 
+import contextlib
+
 from datalake_platform.catalog.published import PublishedTable
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 
 PARQUET = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
@@ -63,24 +65,26 @@ class GlueCatalog:
             self._partitions(table)
 
     def _database(self, name: str) -> None:
-        try:
+        with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
             self.glue.create_database(DatabaseInput={"Name": name}, **self.ids)
-        except self.glue.exceptions.AlreadyExistsException:
-            pass
 
     def _partitions(self, table: PublishedTable) -> None:
         days = list(table.days)
         for start in range(0, len(days), BATCH):
             chunk = days[start : start + BATCH]
             found = self.glue.batch_get_partition(
-                DatabaseName=table.database, TableName=table.table,
-                PartitionsToGet=[{"Values": [d]} for d in chunk], **self.ids,
+                DatabaseName=table.database,
+                TableName=table.table,
+                PartitionsToGet=[{"Values": [d]} for d in chunk],
+                **self.ids,
             )["Partitions"]
             missing = sorted(set(chunk) - {p["Values"][0] for p in found})
             if missing:
                 errors = self.glue.batch_create_partition(
-                    DatabaseName=table.database, TableName=table.table,
-                    PartitionInputList=[partition_input(table, d) for d in missing], **self.ids,
+                    DatabaseName=table.database,
+                    TableName=table.table,
+                    PartitionInputList=[partition_input(table, d) for d in missing],
+                    **self.ids,
                 ).get("Errors", [])
                 if errors:
                     raise RuntimeError(f"Glue refused partitions of {table.qualified_name}: {errors[:3]}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from datalake_platform.catalog.published import PublishedTable, journal_entries, merged, read_entry
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, ServiceArea
 
 PARTITIONS_PER_STATEMENT = 500
 
@@ -78,7 +78,9 @@ def partition_statements(table: PublishedTable, days: Iterable[str], catalog: st
     return out
 
 
-def apply(spark, tables: list[PublishedTable], every_day: Callable[[PublishedTable], tuple[str, ...]] | None = None) -> None:
+def apply(
+    spark, tables: list[PublishedTable], every_day: Callable[[PublishedTable], tuple[str, ...]] | None = None
+) -> None:
     """Create or fix each table in the session's catalog and add its partitions (idempotent).
 
     A table whose columns changed is dropped (external: the data stays) and re-created with

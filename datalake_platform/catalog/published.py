@@ -12,7 +12,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea, TableRef, Zone
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, ServiceArea, TableRef, Zone
 
 CATALOGUED_ZONES = (Zone.UNIVERSAL, Zone.SMART)  # landing is raw files; quarantine and work are not tables to query
 JOURNAL = f"{ServiceArea.WORK}/catalog/journal"
@@ -52,8 +52,13 @@ def published_table(storage: LakeStorage, ref: TableRef, schema, days: list[str]
         return None
     columns = tuple((f.name, f.dataType.simpleString()) for f in schema.fields if f.name != PARTITION_COLUMN)
     return PublishedTable(
-        str(ref.zone), ref.domain, ref.table, engine_uri(f"{storage.location}/{ref.relative_path}"), columns,
-        partitioned=days is not None, days=tuple(sorted(days or ())),
+        str(ref.zone),
+        ref.domain,
+        ref.table,
+        engine_uri(f"{storage.location}/{ref.relative_path}"),
+        columns,
+        partitioned=days is not None,
+        days=tuple(sorted(days or ())),
     )
 
 

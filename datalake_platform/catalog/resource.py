@@ -10,7 +10,7 @@ from pydantic import Field
 from datalake_platform.catalog import bigquery, databricks, hive, synapse
 from datalake_platform.catalog.published import PublishedTable, published_table, record
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import ServiceArea, TableRef
+from datalake_platform.lake.table_refs import ServiceArea, TableRef
 
 ENGINES = {
     "spark_sql": "local Spark SQL: a Hive metastore in the lake's work area (`datalake sql`)",
@@ -23,8 +23,12 @@ ENGINES = {
 DEFAULT_ENGINE = {"local": "spark_sql", "aws": "glue", "gcp": "bigquery", "azure": "synapse"}
 # The lake roots each engine can read: checked before a run writes anything, not after its first commit.
 ROOT_SCHEMES = {
-    "spark_sql": ("",), "glue": ("s3", "s3a"), "bigquery": ("gs",), "synapse": ("abfss", "abfs"),
-    "databricks_sql": ("abfss", "abfs"), "none": None,
+    "spark_sql": ("",),
+    "glue": ("s3", "s3a"),
+    "bigquery": ("gs",),
+    "synapse": ("abfss", "abfs"),
+    "databricks_sql": ("abfss", "abfs"),
+    "none": None,
 }
 
 
@@ -34,8 +38,12 @@ class CatalogResource(dg.ConfigurableResource):
     engine: str = Field(default="spark_sql", description=" | ".join(ENGINES))
     bigquery_project: Optional[str] = Field(default=None, description="BigQuery project; without one, DDL files only")
     databricks_catalog: str = Field(default="main", description="Unity Catalog catalog")
-    databricks_warehouse_id: Optional[str] = Field(default=None, description="SQL warehouse; without one, DDL files only")
-    glue_catalog_id: Optional[str] = Field(default=None, description="AWS account of the Glue catalog (default: the caller's)")
+    databricks_warehouse_id: Optional[str] = Field(
+        default=None, description="SQL warehouse; without one, DDL files only"
+    )
+    glue_catalog_id: Optional[str] = Field(
+        default=None, description="AWS account of the Glue catalog (default: the caller's)"
+    )
 
     def publisher(self, storage: LakeStorage) -> Publisher:
         if self.engine not in ENGINES:
@@ -105,5 +113,7 @@ class Publisher:
             elif config.engine == "bigquery" and config.bigquery_project:
                 self._engine = bigquery.BigQueryCatalog(config.bigquery_project)
             elif config.engine == "databricks_sql" and config.databricks_warehouse_id:
-                self._engine = databricks.DatabricksSqlCatalog(config.databricks_catalog, config.databricks_warehouse_id)
+                self._engine = databricks.DatabricksSqlCatalog(
+                    config.databricks_catalog, config.databricks_warehouse_id
+                )
         return self._engine

@@ -16,8 +16,8 @@ from pathlib import Path
 from datalake_platform.catalog.hive import JournalApplier, hive_conf
 from datalake_platform.compat.spark import start_thrift_server
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.spark.session import get_or_create_session
 from datalake_platform.settings import spark_process_defaults
+from datalake_platform.spark.session import get_or_create_session
 
 JOURNAL_POLL_SECONDS = 2.0
 
@@ -52,11 +52,14 @@ def shell(storage: LakeStorage, args: list[str]) -> int:
 
 def serve(storage: LakeStorage, port: int) -> int:
     """HiveThriftServer2 inside this session, on 127.0.0.1:port, applying the journal as it grows."""
-    spark = synced_session(storage, {
-        "spark.hadoop.hive.server2.thrift.bind.host": "127.0.0.1",
-        "spark.hadoop.hive.server2.thrift.port": str(port),
-        "spark.sql.hive.thriftServer.singleSession": "true",  # JDBC clients see the tables this session registers
-    })
+    spark = synced_session(
+        storage,
+        {
+            "spark.hadoop.hive.server2.thrift.bind.host": "127.0.0.1",
+            "spark.hadoop.hive.server2.thrift.port": str(port),
+            "spark.sql.hive.thriftServer.singleSession": "true",  # JDBC clients see the tables this session registers
+        },
+    )
     start_thrift_server(spark)
     print(f"Thrift JDBC server on jdbc:hive2://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
     stop = threading.Event()

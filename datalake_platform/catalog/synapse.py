@@ -12,13 +12,22 @@ from __future__ import annotations
 import re
 
 from datalake_platform.catalog.published import PublishedTable
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 
 UTF8 = "COLLATE Latin1_General_100_BIN2_UTF8"  # parquet strings are UTF-8
 SIMPLE = {
-    "string": f"VARCHAR(8000) {UTF8}", "tinyint": "SMALLINT", "smallint": "SMALLINT", "int": "INT",
-    "bigint": "BIGINT", "float": "REAL", "double": "FLOAT", "boolean": "BIT", "date": "DATE",
-    "timestamp": "DATETIME2", "timestamp_ntz": "DATETIME2", "binary": "VARBINARY(8000)",
+    "string": f"VARCHAR(8000) {UTF8}",
+    "tinyint": "SMALLINT",
+    "smallint": "SMALLINT",
+    "int": "INT",
+    "bigint": "BIGINT",
+    "float": "REAL",
+    "double": "FLOAT",
+    "boolean": "BIT",
+    "date": "DATE",
+    "timestamp": "DATETIME2",
+    "timestamp_ntz": "DATETIME2",
+    "binary": "VARBINARY(8000)",
 }
 
 

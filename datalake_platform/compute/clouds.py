@@ -33,7 +33,9 @@ class EMRServerlessCompute(RemoteCompute):
     application_id: str
     execution_role_arn: str
     spark_conf: dict[str, str] = Field(default_factory=dict)
-    timeout_minutes: int = Field(default=180, description="EMR Serverless stops the job past this (executionTimeoutMinutes).")
+    timeout_minutes: int = Field(
+        default=180, description="EMR Serverless stops the job past this (executionTimeoutMinutes)."
+    )
     poll_interval: float = 5.0
 
     def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
@@ -50,7 +52,9 @@ class EMRServerlessCompute(RemoteCompute):
                 }
             },
             "configurationOverrides": {
-                "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": self.lake.storage.uri("work/_logs/emr-serverless/")}}
+                "monitoringConfiguration": {
+                    "s3MonitoringConfiguration": {"logUri": self.lake.storage.uri("work/_logs/emr-serverless/")}
+                }
             },
         }
 
@@ -59,9 +63,15 @@ class EMRServerlessCompute(RemoteCompute):
         from dagster_aws.pipes import PipesEMRServerlessClient
 
         _, reader = StoreChannel(self.lake.root).injector_and_reader()  # the context goes in the driver's environment
-        client = PipesEMRServerlessClient(client=boto3.client("emr-serverless"), message_reader=reader,
-                                          forward_termination=True, poll_interval=self.poll_interval)
-        return client.run(context=context, start_job_run_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+        client = PipesEMRServerlessClient(
+            client=boto3.client("emr-serverless"),
+            message_reader=reader,
+            forward_termination=True,
+            poll_interval=self.poll_interval,
+        )
+        return client.run(
+            context=context, start_job_run_params=self.job_spec(_job_name(context), artifacts), extras=extras
+        )
 
 
 class EMRCompute(RemoteCompute):
@@ -74,14 +84,28 @@ class EMRCompute(RemoteCompute):
 
     def job_spec(self, name: str, artifacts: dict[str, str]) -> dict[str, Any]:
         conf = [arg for k, v in {**JOB_CONF, **self.spark_conf}.items() for arg in ("--conf", f"{k}={v}")]
-        spark_submit = ["spark-submit", "--deploy-mode", "cluster", "--py-files", artifacts["package"], *conf,
-                        artifacts["entrypoint"], "--pipes-store", "s3"]
+        spark_submit = [
+            "spark-submit",
+            "--deploy-mode",
+            "cluster",
+            "--py-files",
+            artifacts["package"],
+            *conf,
+            artifacts["entrypoint"],
+            "--pipes-store",
+            "s3",
+        ]
         spec = json.loads(json.dumps(self.cluster_spec))  # a copy the client may enrich
         spec.setdefault("Name", name)
         spec.setdefault("LogUri", self.lake.storage.uri("work/_logs/emr/"))
         spec.setdefault("Instances", {})["KeepJobFlowAliveWhenNoSteps"] = False  # the cluster ends with the step
-        spec["Steps"] = [{"Name": name, "ActionOnFailure": "TERMINATE_CLUSTER",
-                          "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit}}]
+        spec["Steps"] = [
+            {
+                "Name": name,
+                "ActionOnFailure": "TERMINATE_CLUSTER",
+                "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit},
+            }
+        ]
         return spec
 
     def submit(self, context, artifacts, extras):
@@ -89,9 +113,15 @@ class EMRCompute(RemoteCompute):
         from dagster_aws.pipes import PipesEMRClient
 
         _, reader = StoreChannel(self.lake.root).injector_and_reader()
-        client = PipesEMRClient(client=boto3.client("emr"), message_reader=reader, forward_termination=True,
-                                wait_for_s3_logs_seconds=self.wait_for_logs_seconds)
-        return client.run(context=context, run_job_flow_params=self.job_spec(_job_name(context), artifacts), extras=extras)
+        client = PipesEMRClient(
+            client=boto3.client("emr"),
+            message_reader=reader,
+            forward_termination=True,
+            wait_for_s3_logs_seconds=self.wait_for_logs_seconds,
+        )
+        return client.run(
+            context=context, run_job_flow_params=self.job_spec(_job_name(context), artifacts), extras=extras
+        )
 
 
 class DataprocCompute(RemoteCompute):
@@ -127,8 +157,12 @@ class DataprocCompute(RemoteCompute):
 
         _, reader = StoreChannel(self.lake.root).injector_and_reader()  # context goes in the job's arguments
         endpoint = {"api_endpoint": f"{self.region}-dataproc.googleapis.com:443"}
-        pipes = PipesDataprocJobClient(message_reader=reader, client=client or dataproc_v1.JobControllerClient(client_options=endpoint),
-                                       forward_termination=True, poll_interval=self.poll_interval)
+        pipes = PipesDataprocJobClient(
+            message_reader=reader,
+            client=client or dataproc_v1.JobControllerClient(client_options=endpoint),
+            forward_termination=True,
+            poll_interval=self.poll_interval,
+        )
         return pipes.run(context=context, submit_job_params=self.job_spec(_job_name(context), artifacts), extras=extras)
 
 
@@ -151,8 +185,12 @@ class DataprocServerlessCompute(RemoteCompute):
 
     project_id: str
     region: str
-    runtime_version: str = Field(default="2.2", description="2.2: Spark 3.5.x, Python 3.12; 3.0: Spark 4.0, Python 3.12.")
-    container_image: str | None = Field(default=None, description="The runtime's custom image with the cluster requirements.")
+    runtime_version: str = Field(
+        default="2.2", description="2.2: Spark 3.5.x, Python 3.12; 3.0: Spark 4.0, Python 3.12."
+    )
+    container_image: str | None = Field(
+        default=None, description="The runtime's custom image with the cluster requirements."
+    )
     service_account: str | None = None
     subnetwork_uri: str | None = None
     spark_conf: dict[str, str] = Field(default_factory=dict)
@@ -164,7 +202,9 @@ class DataprocServerlessCompute(RemoteCompute):
         if self.container_image:
             runtime["container_image"] = self.container_image
         execution = {"ttl": {"seconds": self.timeout_seconds}}
-        execution.update({k: v for k, v in (("service_account", self.service_account), ("subnetwork_uri", self.subnetwork_uri)) if v})
+        execution.update(
+            {k: v for k, v in (("service_account", self.service_account), ("subnetwork_uri", self.subnetwork_uri)) if v}
+        )
         return {
             "pyspark_batch": {
                 "main_python_file_uri": artifacts["entrypoint"],
@@ -182,7 +222,9 @@ class DataprocServerlessCompute(RemoteCompute):
         endpoint = {"api_endpoint": f"{self.region}-dataproc.googleapis.com:443"}
         batches = client or dataproc_v1.BatchControllerClient(client_options=endpoint)
         injector, reader = StoreChannel(self.lake.root).injector_and_reader()
-        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
+        with dg.open_pipes_session(
+            context=context, context_injector=injector, message_reader=reader, extras=extras
+        ) as session:
             pipes_args = [part for pair in session.get_bootstrap_cli_arguments().items() for part in pair]
             batch_id = _batch_id(_job_name(context))
             batches.create_batch(
@@ -239,13 +281,16 @@ class DatabricksCompute(RemoteCompute):
     def task(self, name: str, artifacts: dict[str, str]):
         from databricks.sdk.service import compute, jobs
 
-        cluster = compute.ClusterSpec.from_dict({**self.cluster_spec, "spark_conf": {**JOB_CONF, **self.cluster_spec.get("spark_conf", {})}})
+        cluster = compute.ClusterSpec.from_dict(
+            {**self.cluster_spec, "spark_conf": {**JOB_CONF, **self.cluster_spec.get("spark_conf", {})}}
+        )
         return jobs.SubmitTask(
             task_key=name[:100],
             new_cluster=cluster,
             # A Python task has no --py-files: the entrypoint adds the package zip itself (--package).
             spark_python_task=jobs.SparkPythonTask(
-                python_file=artifacts["entrypoint"], parameters=["--pipes-store", "azure", "--package", artifacts["package"]]
+                python_file=artifacts["entrypoint"],
+                parameters=["--pipes-store", "azure", "--package", artifacts["package"]],
             ),
             timeout_seconds=self.timeout_seconds,
         )
@@ -257,10 +302,19 @@ class DatabricksCompute(RemoteCompute):
         # Pipes through the lake's container (as on the other clouds), not DBFS: the cluster reaches it with
         # its identity (AZURE_STORAGE_ACCOUNT_URL in the spec's spark_env_vars; deployments/azure/).
         injector, reader = StoreChannel(self.lake.root).injector_and_reader()
-        pipes = PipesDatabricksClient(client=client or WorkspaceClient(), context_injector=injector, message_reader=reader,
-                                      forward_termination=True, poll_interval_seconds=self.poll_interval)
-        return pipes.run(context=context, task=self.task(_job_name(context), artifacts), extras=extras,
-                         submit_args={"run_name": _job_name(context), "timeout_seconds": self.timeout_seconds})
+        pipes = PipesDatabricksClient(
+            client=client or WorkspaceClient(),
+            context_injector=injector,
+            message_reader=reader,
+            forward_termination=True,
+            poll_interval_seconds=self.poll_interval,
+        )
+        return pipes.run(
+            context=context,
+            task=self.task(_job_name(context), artifacts),
+            extras=extras,
+            submit_args={"run_name": _job_name(context), "timeout_seconds": self.timeout_seconds},
+        )
 
 
 # Steps EMR reports as ended; COMPLETED is the only success.
@@ -286,22 +340,37 @@ class EMRClusterCompute(RemoteCompute):
     spark_conf: dict[str, str] = Field(default_factory=dict)
     poll_interval: float = 10.0
     timeout_seconds: float | None = Field(default=None, description="Cancel the step and fail past this; None: wait.")
-    action_on_failure: str = Field(default="CONTINUE", description="CONTINUE keeps the shared cluster and its next steps going.")
+    action_on_failure: str = Field(
+        default="CONTINUE", description="CONTINUE keeps the shared cluster and its next steps going."
+    )
 
     def step_spec(self, name: str, artifacts: dict[str, str], pipes_env: dict[str, str]) -> dict[str, Any]:
         conf = {**JOB_CONF, **self.spark_conf, **{f"spark.yarn.appMasterEnv.{k}": v for k, v in pipes_env.items()}}
-        spark_submit = ["spark-submit", "--deploy-mode", "cluster", "--py-files", artifacts["package"],
-                        *(arg for k, v in conf.items() for arg in ("--conf", f"{k}={v}")),
-                        artifacts["entrypoint"], "--pipes-store", "s3"]
-        return {"Name": name, "ActionOnFailure": self.action_on_failure,
-                "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit}}
+        spark_submit = [
+            "spark-submit",
+            "--deploy-mode",
+            "cluster",
+            "--py-files",
+            artifacts["package"],
+            *(arg for k, v in conf.items() for arg in ("--conf", f"{k}={v}")),
+            artifacts["entrypoint"],
+            "--pipes-store",
+            "s3",
+        ]
+        return {
+            "Name": name,
+            "ActionOnFailure": self.action_on_failure,
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit},
+        }
 
     def submit(self, context, artifacts, extras, client=None):
         import boto3
 
         emr = client or boto3.client("emr")
         injector, reader = StoreChannel(self.lake.root).injector_and_reader()
-        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
+        with dg.open_pipes_session(
+            context=context, context_injector=injector, message_reader=reader, extras=extras
+        ) as session:
             step = self.step_spec(_job_name(context), artifacts, session.get_bootstrap_env_vars())
             [step_id] = emr.add_job_flow_steps(JobFlowId=self.cluster_id, Steps=[step])["StepIds"]
             context.log.info(f"EMR step {step_id} added to cluster {self.cluster_id}")
@@ -325,13 +394,17 @@ class EMRClusterCompute(RemoteCompute):
                 raise EMRStepFailed(self._failure(step_id, state, step["Status"]))
             if deadline is not None and time.monotonic() > deadline:
                 self._cancel(emr, step_id, context, f"it ran past timeout_seconds={self.timeout_seconds}")
-                raise EMRStepFailed(f"EMR step {step_id} on cluster {self.cluster_id} cancelled: ran past {self.timeout_seconds} s")
+                raise EMRStepFailed(
+                    f"EMR step {step_id} on cluster {self.cluster_id} cancelled: ran past {self.timeout_seconds} s"
+                )
             time.sleep(self.poll_interval)
 
     def _failure(self, step_id: str, state: str, status: dict[str, Any]) -> str:
         details = status.get("FailureDetails") or {}
-        return (f"EMR step {step_id} on cluster {self.cluster_id} ended {state}: {details.get('Reason', 'no reason given')}"
-                f" ({details.get('Message', '')}); log: {details.get('LogFile', 'see the cluster LogUri, steps/' + step_id)}")
+        return (
+            f"EMR step {step_id} on cluster {self.cluster_id} ended {state}: {details.get('Reason', 'no reason given')}"
+            f" ({details.get('Message', '')}); log: {details.get('LogFile', 'see the cluster LogUri, steps/' + step_id)}"
+        )
 
     def _cancel(self, emr, step_id: str, context, why: str) -> None:
         context.log.warning(f"cancelling EMR step {step_id} on cluster {self.cluster_id}: {why}")
@@ -361,13 +434,19 @@ def _compute_named(s: Settings, lake: LakeResource) -> RemoteCompute:
         )
     if name == "dataproc":
         return DataprocCompute(
-            lake=lake, project_id=s.require("google_cloud_project"), region=s.require("dataproc_region"),
+            lake=lake,
+            project_id=s.require("google_cloud_project"),
+            region=s.require("dataproc_region"),
             cluster_name=s.require("dataproc_cluster"),
         )
     if name == "dataproc-serverless":
         return DataprocServerlessCompute(
-            lake=lake, project_id=s.require("google_cloud_project"), region=s.require("dataproc_region"),
-            runtime_version=s.dataproc_runtime, container_image=s.dataproc_image, service_account=s.dataproc_service_account,
+            lake=lake,
+            project_id=s.require("google_cloud_project"),
+            region=s.require("dataproc_region"),
+            runtime_version=s.dataproc_runtime,
+            container_image=s.dataproc_image,
+            service_account=s.dataproc_service_account,
         )
     if name == "databricks":
         return DatabricksCompute(lake=lake, cluster_spec=s.require("databricks_cluster"))

@@ -42,10 +42,16 @@ def pipes_io(store: str) -> dict[str, Any]:
 
     if store == "s3":
         client = s3_client()
-        return {"context_loader": pipes.PipesS3ContextLoader(client), "message_writer": pipes.PipesS3MessageWriter(client)}
+        return {
+            "context_loader": pipes.PipesS3ContextLoader(client),
+            "message_writer": pipes.PipesS3MessageWriter(client),
+        }
     if store == "gcs":
         client = gcs_client()
-        return {"context_loader": pipes.PipesGCSContextLoader(client=client), "message_writer": pipes.PipesGCSMessageWriter(client=client)}
+        return {
+            "context_loader": pipes.PipesGCSContextLoader(client=client),
+            "message_writer": pipes.PipesGCSMessageWriter(client=client),
+        }
     if store == "azure":
         client = azure_blob_client()
         return {
@@ -102,7 +108,9 @@ def run_table(pipes: PipesContext) -> None:
     metadata = dict(events[0].metadata)
     if len(events) > 1 and PARTITION_ROW_COUNT in metadata:
         metadata.pop(PARTITION_ROW_COUNT)
-        metadata[ROWS_BY_PARTITION] = dg.MetadataValue.json({e.partition: e.metadata[PARTITION_ROW_COUNT].value for e in events})
+        metadata[ROWS_BY_PARTITION] = dg.MetadataValue.json(
+            {e.partition: e.metadata[PARTITION_ROW_COUNT].value for e in events}
+        )
     pipes.report_asset_materialization(metadata=to_pipes_metadata(metadata), asset_key=key.to_user_string())
 
 
@@ -138,11 +146,20 @@ def to_pipes_metadata(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, dic
             out[name] = {"type": "null", "raw_value": None}
         else:
             wire = {
-                dg.TextMetadataValue: "text", dg.IntMetadataValue: "int", dg.FloatMetadataValue: "float",
-                dg.BoolMetadataValue: "bool", dg.PathMetadataValue: "path", dg.UrlMetadataValue: "url",
-                dg.MarkdownMetadataValue: "md", dg.TimestampMetadataValue: "timestamp",
+                dg.TextMetadataValue: "text",
+                dg.IntMetadataValue: "int",
+                dg.FloatMetadataValue: "float",
+                dg.BoolMetadataValue: "bool",
+                dg.PathMetadataValue: "path",
+                dg.UrlMetadataValue: "url",
+                dg.MarkdownMetadataValue: "md",
+                dg.TimestampMetadataValue: "timestamp",
             }.get(type(value))
-            out[name] = {"type": wire, "raw_value": value.value} if wire else {"type": "__infer__", "raw_value": str(value.value)}
+            out[name] = (
+                {"type": wire, "raw_value": value.value}
+                if wire
+                else {"type": "__infer__", "raw_value": str(value.value)}
+            )
     return out
 
 
@@ -153,7 +170,11 @@ def _column(column: dg.TableColumn) -> dict[str, Any]:
         "type": column.type,
         "description": column.description,
         "tags": dict(column.tags or {}),
-        "constraints": {"nullable": constraints.nullable, "unique": constraints.unique, "other": list(constraints.other)},
+        "constraints": {
+            "nullable": constraints.nullable,
+            "unique": constraints.unique,
+            "other": list(constraints.other),
+        },
     }
 
 
@@ -169,14 +190,24 @@ class _EitherContextLoader(PipesContextLoader):
         self._store, self._inline = store_loader, PipesDefaultContextLoader()
 
     def load_context(self, params):
-        inline = self._store is None or PipesDefaultContextLoader.DIRECT_KEY in params or PipesDefaultContextLoader.FILE_PATH_KEY in params
+        inline = (
+            self._store is None
+            or PipesDefaultContextLoader.DIRECT_KEY in params
+            or PipesDefaultContextLoader.FILE_PATH_KEY in params
+        )
         return (self._inline if inline else self._store).load_context(params)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipes-store", default="default", help="where Pipes context and messages travel: s3, gcs, azure, dbfs, default")
-    parser.add_argument("--package", help="the platform's zip, for launchers without --py-files (a Databricks Python task)")
+    parser.add_argument(
+        "--pipes-store",
+        default="default",
+        help="where Pipes context and messages travel: s3, gcs, azure, dbfs, default",
+    )
+    parser.add_argument(
+        "--package", help="the platform's zip, for launchers without --py-files (a Databricks Python task)"
+    )
     args, _ = parser.parse_known_args(argv)  # Dataproc's client appends its own --dagster-pipes-* arguments
     silence_pinned_previews()
     if args.package:

@@ -17,7 +17,6 @@ from importlib import metadata
 from pathlib import Path
 
 import datalake_platform
-
 from datalake_platform.settings import current
 
 PACKAGE_DIR = Path(datalake_platform.__file__).resolve().parent
@@ -34,7 +33,9 @@ def package_version() -> str:
 
 def _package_files() -> list[Path]:
     return sorted(
-        p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+        p
+        for p in PACKAGE_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
     )
 
 
@@ -74,7 +75,10 @@ def upload_artifacts(storage) -> dict[str, str]:
     storage = getattr(storage, "remote", storage)  # a mirrored lake (Azure here): the container the cluster reads
     local_zip = package_zip()
     build = local_zip.stem  # datalake_platform-<version>-<hash>
-    uris = {"package": storage.uri(f"{ARTIFACTS}/{local_zip.name}"), "entrypoint": storage.uri(f"{ARTIFACTS}/{build}-entrypoint.py")}
+    uris = {
+        "package": storage.uri(f"{ARTIFACTS}/{local_zip.name}"),
+        "entrypoint": storage.uri(f"{ARTIFACTS}/{build}-entrypoint.py"),
+    }
     for uri, source in ((uris["package"], local_zip), (uris["entrypoint"], ENTRYPOINT)):
         if not storage.fs.exists(uri):
             storage.write_bytes(uri, source.read_bytes())

@@ -8,14 +8,13 @@ lake's own store). `overrides` lets one table use other settings (e.g. the CNN o
 Cancelling the Dagster run cancels the cloud job (each client's `forward_termination`).
 """
 
-
 import shlex
 import signal
 import subprocess
 import sys
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -52,27 +51,35 @@ class StoreChannel:
             from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
 
             client = s3_client()
-            return (PipesS3ContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
-                    PipesS3MessageReader(bucket=self.bucket, client=client, interval=interval))
+            return (
+                PipesS3ContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
+                PipesS3MessageReader(bucket=self.bucket, client=client, interval=interval),
+            )
         if self.store == "gcs":
             from dagster_gcp.pipes import PipesGCSContextInjector, PipesGCSMessageReader
 
             client = gcs_client()
-            return (PipesGCSContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
-                    PipesGCSMessageReader(bucket=self.bucket, client=client, interval=interval))
+            return (
+                PipesGCSContextInjector(bucket=self.bucket, client=client, key_prefix=key_prefix),
+                PipesGCSMessageReader(bucket=self.bucket, client=client, interval=interval),
+            )
         from dagster_azure.pipes import PipesAzureBlobStorageContextInjector, PipesAzureBlobStorageMessageReader
 
         container = self.bucket.split("@", 1)[0]
         client = azure_blob_client()
-        return (PipesAzureBlobStorageContextInjector(container=container, client=client),
-                PipesAzureBlobStorageMessageReader(container=container, client=client, interval=interval))
+        return (
+            PipesAzureBlobStorageContextInjector(container=container, client=client),
+            PipesAzureBlobStorageMessageReader(container=container, client=client, interval=interval),
+        )
 
 
 def pipes_extras(context: dg.AssetExecutionContext, lake_root: str) -> dict[str, Any]:
     """What the entrypoint needs besides Pipes' own context: where the lake is, the run's days, its checks."""
     return {
         LAKE_ROOT: lake_root,
-        PARTITION_KEYS: list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else [],
+        PARTITION_KEYS: list(context.partition_keys)
+        if context.has_partition_key_range or context.has_partition_key
+        else [],
         CHECKS: sorted(k.name for k in context.selected_asset_check_keys),
     }
 
@@ -101,7 +108,9 @@ class RemoteCompute(dg.ConfigurableResource):
         yield from invocation.get_results()
 
     @abstractmethod
-    def submit(self, context, artifacts: dict[str, str], extras: dict[str, Any]) -> dg.PipesClientCompletedInvocation: ...
+    def submit(
+        self, context, artifacts: dict[str, str], extras: dict[str, Any]
+    ) -> dg.PipesClientCompletedInvocation: ...
 
 
 class SparkSubmitCompute(RemoteCompute):
@@ -119,8 +128,12 @@ class SparkSubmitCompute(RemoteCompute):
         channel = StoreChannel(self.lake.root)
         injector, reader = channel.injector_and_reader()
         env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-        with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader, extras=extras) as session:
-            process = subprocess.Popen(self.command(channel.store), env=child_environment({**env, **session.get_bootstrap_env_vars()}))
+        with dg.open_pipes_session(
+            context=context, context_injector=injector, message_reader=reader, extras=extras
+        ) as session:
+            process = subprocess.Popen(
+                self.command(channel.store), env=child_environment({**env, **session.get_bootstrap_env_vars()})
+            )
             try:
                 process.wait()
             except dg.DagsterExecutionInterruptedError:  # the run was cancelled: cancel the job (forward_termination)
@@ -129,8 +142,10 @@ class SparkSubmitCompute(RemoteCompute):
                 process.wait(timeout=TERMINATION_TIMEOUT_S)
                 raise
         if process.returncode != 0:
-            raise RemoteJobFailed(f"spark-submit exited with code {process.returncode}",
-                                  session.get_results(implicit_materializations=False))
+            raise RemoteJobFailed(
+                f"spark-submit exited with code {process.returncode}",
+                session.get_results(implicit_materializations=False),
+            )
         return dg.PipesClientCompletedInvocation(session)
 
     def command(self, store: str) -> list[str]:
@@ -140,8 +155,18 @@ class SparkSubmitCompute(RemoteCompute):
         conf = [arg for k, v in self.spark_conf.items() for arg in ("--conf", f"{k}={v}")]
         jars = ["--jars", ",".join(self.jars)] if self.jars else []
         # The local zip and entrypoint: the same content-named build upload_artifacts put in the lake.
-        return [spark_submit, "--master", self.master, "--py-files", str(package_zip()), *jars, *conf,
-                str(ENTRYPOINT), "--pipes-store", store]
+        return [
+            spark_submit,
+            "--master",
+            self.master,
+            "--py-files",
+            str(package_zip()),
+            *jars,
+            *conf,
+            str(ENTRYPOINT),
+            "--pipes-store",
+            store,
+        ]
 
 
 class RemoteJobFailed(Exception):
@@ -157,9 +182,14 @@ def remote_error(context: dg.AssetExecutionContext) -> str | None:
     contract), as the message handler logged it for this step; None if the job sent none."""
     records = context.instance.all_logs(context.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
     step = step_key(context)
-    errors = [r.dagster_event.engine_event_data.error for r in records
-              if r.step_key == step and r.dagster_event.engine_event_data and r.dagster_event.engine_event_data.error
-              and "pipes closed with exception" in (r.dagster_event.message or "")]
+    errors = [
+        r.dagster_event.engine_event_data.error
+        for r in records
+        if r.step_key == step
+        and r.dagster_event.engine_event_data
+        and r.dagster_event.engine_event_data.error
+        and "pipes closed with exception" in (r.dagster_event.message or "")
+    ]
     if not errors:
         return None
     error = errors[-1]
@@ -168,7 +198,9 @@ def remote_error(context: dg.AssetExecutionContext) -> str | None:
 
 def spark_submit_parameters(artifacts: dict[str, str], spark_conf: dict[str, str]) -> str:
     """`--py-files` and `--conf` as one string, the form EMR Serverless takes."""
-    return " ".join(["--py-files", artifacts["package"], *(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in spark_conf.items())])
+    return " ".join(
+        ["--py-files", artifacts["package"], *(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in spark_conf.items())]
+    )
 
 
 def on_remote_compute(asset: dg.AssetsDefinition) -> dg.AssetsDefinition:

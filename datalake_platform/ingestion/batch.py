@@ -27,7 +27,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from datalake_platform.ingestion import manifest
 from datalake_platform.ingestion.records import LandingCount, count_landing, per_day, read_records, unreadable_files
 from datalake_platform.lake.storage import LakeStorage, LandingFile
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 from datalake_platform.spark.session import wait_until_running
 
 

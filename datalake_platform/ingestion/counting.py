@@ -23,7 +23,7 @@ from datalake_platform.ingestion.landing import misplaced_files
 from datalake_platform.ingestion.records import count_landing, count_records, per_day
 from datalake_platform.lake.files import data_files
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 
 ALL = "all"  # the one partition of an unpartitioned table
 

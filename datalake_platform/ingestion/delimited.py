@@ -16,7 +16,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.ingestion.layout import layout
-from datalake_platform.ingestion.text import carried_columns, numbered_lines, original_bytes, split_lines, trailing_crs_removed, without_trailing_cr
+from datalake_platform.ingestion.text import (
+    carried_columns,
+    numbered_lines,
+    original_bytes,
+    split_lines,
+    trailing_crs_removed,
+    without_trailing_cr,
+)
 
 OTHER_DELIMITERS = ";\t|"
 QUOTE = '"'

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from datalake_platform.lake.storage import LakeStorage, LandingFile, is_data_file
-from datalake_platform.lake.tables import ServiceArea, TableRef
+from datalake_platform.lake.table_refs import ServiceArea, TableRef
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 IN_PROGRESS_FOLDERS = ("_temporary",)  # Hadoop/Spark writers stage files here until they commit
@@ -119,6 +119,8 @@ def register_days(instance: dg.DagsterInstance, landing: LandingTable, days: lis
     return new
 
 
-def register_landing(instance: dg.DagsterInstance, storage: LakeStorage, landings: list[LandingTable]) -> dict[str, list[str]]:
+def register_landing(
+    instance: dg.DagsterInstance, storage: LakeStorage, landings: list[LandingTable]
+) -> dict[str, list[str]]:
     """Register every ready day folder of each landing table as a partition; the new days per table."""
     return {str(t.ref): register_days(instance, t, list(scan_landing(storage, t).digests)) for t in landings}

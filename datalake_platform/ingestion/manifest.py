@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datalake_platform.lake.storage import LakeStorage, LandingFile
-from datalake_platform.lake.tables import TableRef, partition_folder
+from datalake_platform.lake.table_refs import TableRef, partition_folder
 
 DUPLICATE_FILE = "duplicate_file"
 
@@ -62,7 +62,7 @@ def judge(
     storage: LakeStorage, landing: TableRef, days: list[str], files: list[LandingFile], now: dt.datetime | None = None
 ) -> list[Entry]:
     """The manifest entries of `files` (all of one run's `days`), each with its duplicate verdict."""
-    now_text = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="microseconds")
+    now_text = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="microseconds")
     recorded = {e.source_file: e for e in read(storage, landing)}
     current = [_entry(f, recorded.get(f.relative_path), now_text) for f in files]
     rejudged = set(days)  # the run's days are judged again; the other days' entries stand
@@ -75,7 +75,9 @@ def judge(
     judged = []
     for e in everyone[len(others) :]:
         first = first_by_hash.get(e.sha256) if e.sha256 else None
-        judged.append(replace(e, duplicate_of=first.source_file if first and first.source_file != e.source_file else None))
+        judged.append(
+            replace(e, duplicate_of=first.source_file if first and first.source_file != e.source_file else None)
+        )
     return judged
 
 
@@ -146,7 +148,11 @@ def _conformed(tables: list[pa.Table]) -> pa.Table:
 
 @contextmanager
 def staged_meanwhile(
-    storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry], after: Callable[[], None] = lambda: None
+    storage: LakeStorage,
+    landing: TableRef,
+    days: list[str],
+    entries: list[Entry],
+    after: Callable[[], None] = lambda: None,
 ) -> Iterator[Callable[[], None]]:
     """Replace the manifest partitions of `days` with `entries` (a day with none becomes empty): the
     files are written by a driver thread while the caller works (Spark writing the rows they

@@ -7,7 +7,6 @@ change (the landing sensor requests it). Once the producer moves the files into 
 folder, that day is ingested and the next rewrite drops them from here.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -21,7 +20,7 @@ from datalake_platform.ingestion.records import quarantined, read_records, unrea
 from datalake_platform.metadata import table_metadata
 from datalake_platform.quality.checks import NothingLost
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import write_table
+from datalake_platform.spark.table_io import write_table
 
 REASON = "malformed_partition_folder"
 
@@ -64,7 +63,9 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         files = malformed_files(storage, landing)
         if files:
             context.log.warning(f"{len(files)} files in malformed dt= folders of {landing.ref}: quarantined in {ref}")
-        records = read_records(session, files, unreadable=unreadable_files(session, files)).withColumn("reason", F.lit(REASON))
+        records = read_records(session, files, unreadable=unreadable_files(session, files)).withColumn(
+            "reason", F.lit(REASON)
+        )
         # A malformed folder has no day: the records keep their folder in source_file instead.
         rows = write_table(quarantined(records.withColumn("dt", F.lit(None))).drop("dt"), storage, ref)
         yield nothing_lost.result(session, storage)

@@ -16,18 +16,34 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from datalake_platform.compat import spark as compat
 from datalake_platform.ingestion import delimited, jsonlines, lines
 from datalake_platform.ingestion.layout import field, position, rescued
 from datalake_platform.ingestion.text import (
-    COMPRESSION_SUFFIXES, check_file_keys, file_key, landing_text, relative, source_file,
+    COMPRESSION_SUFFIXES,
+    check_file_keys,
+    file_key,
+    landing_text,
+    relative,
+    source_file,
 )
 from datalake_platform.lake.storage import LakeStorage, LandingFile
-from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef
-from datalake_platform.compat import spark as compat
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
 
 __all__ = [
-    "INGESTION_REASONS", "MAX_LINE_CHARS", "LandingCount", "count_landing", "count_records", "field", "ingestion_reasons",
-    "per_day", "quarantined", "quoted_files", "read_records", "rescued_columns", "unreadable_files",
+    "INGESTION_REASONS",
+    "MAX_LINE_CHARS",
+    "LandingCount",
+    "count_landing",
+    "count_records",
+    "field",
+    "ingestion_reasons",
+    "per_day",
+    "quarantined",
+    "quoted_files",
+    "read_records",
+    "rescued_columns",
+    "unreadable_files",
 ]
 
 MAX_LINE_CHARS = 1 << 20  # a record longer than this is not a record of any table we ingest
@@ -90,9 +106,9 @@ def read_records(
     if json_files:
         parts.append(jsonlines.json_records(landing_text(spark, json_files, per_file), columns))
     records = reduce(DataFrame.unionByName, parts or [unreadable_rows()])
-    return records.select("*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")).drop(
-        "_extra_positions"
-    )
+    return records.select(
+        "*", _duplicate_of(duplicates or {}).alias("duplicate_of"), rescued().alias("rescued_data")
+    ).drop("_extra_positions")
 
 
 def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> dict[str, str]:
@@ -107,7 +123,7 @@ def unreadable_files(spark: SparkSession, files: list[LandingFile]) -> dict[str,
         if f.name.lower().endswith(COMPRESSION_SUFFIXES):
             try:
                 spark.read.text(f.path).count()
-            except Exception as error:  # noqa: BLE001 - whatever the codec raises, the file is unreadable
+            except Exception as error:
                 broken[f.relative_path] = _cause(error)
     return broken
 
@@ -120,7 +136,21 @@ def _cause(error: Exception) -> str:
 
 def _unreadable_records(spark: SparkSession, files: list[LandingFile], columns: Sequence[str]) -> DataFrame:
     rows = [
-        (f.day, f.relative_path, file_key(f.relative_path), [], False, "", [], [], *[None] * len(columns), 0, "", [], "unreadable_file")
+        (
+            f.day,
+            f.relative_path,
+            file_key(f.relative_path),
+            [],
+            False,
+            "",
+            [],
+            [],
+            *[None] * len(columns),
+            0,
+            "",
+            [],
+            "unreadable_file",
+        )
         for f in files
     ]
     return spark.createDataFrame(rows, _record_schema(columns))
@@ -171,7 +201,9 @@ def quarantined(rejected: DataFrame) -> DataFrame:
     )
 
 
-def rescued_columns(spark: SparkSession, storage: LakeStorage, ref: TableRef, days: list[str], column: str) -> list[str]:
+def rescued_columns(
+    spark: SparkSession, storage: LakeStorage, ref: TableRef, days: list[str], column: str
+) -> list[str]:
     """The landing columns whose values the rows of `ref`'s `days` keep as JSON in `column` (see
     `read_records`). Only the files whose footers say they rescued something are read, if any."""
     files = storage.files_with_values(storage.partition_files(ref, days), column)
@@ -232,9 +264,15 @@ def _count_lines(spark: SparkSession, files: list[LandingFile]) -> tuple[dict[st
     if not files:
         return {}, set()
     non_blank = spark.read.text([f.path for f in files]).where(F.trim("value") != "")
-    per_file = non_blank.groupBy(F.col("_metadata.file_path").alias("path")).agg(
-        F.count(F.lit(1)).alias("count"), F.bool_or(delimited.has_quotes(F.col("value"))).alias("quotes")
-    ).select(relative(F.col("path")).alias("file"), "count", (F.col("quotes") & ~_is_json_lines(F.col("path"))).alias("quoted"))
+    per_file = (
+        non_blank.groupBy(F.col("_metadata.file_path").alias("path"))
+        .agg(F.count(F.lit(1)).alias("count"), F.bool_or(delimited.has_quotes(F.col("value"))).alias("quotes"))
+        .select(
+            relative(F.col("path")).alias("file"),
+            "count",
+            (F.col("quotes") & ~_is_json_lines(F.col("path"))).alias("quoted"),
+        )
+    )
     rows = per_file.collect()
     quoted = {r.file for r in rows if r.quoted}
     return {r.file: r["count"] - _header_lines(r.file) for r in rows if r.file not in quoted}, quoted

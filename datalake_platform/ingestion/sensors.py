@@ -43,7 +43,9 @@ class Cursor:
         return cls(**state)
 
     def dump(self) -> str:
-        return json.dumps({"digests": self.digests, "requests": self.requests, "malformed": self.malformed}, sort_keys=True)
+        return json.dumps(
+            {"digests": self.digests, "requests": self.requests, "malformed": self.malformed}, sort_keys=True
+        )
 
 
 def plan_tick(
@@ -73,7 +75,9 @@ def plan_tick(
             runs.append([day])
     misplaced_changed = scan.malformed != cursor.malformed
     following = Cursor(
-        digests=dict(scan.digests), requests=cursor.requests + (1 if runs or misplaced_changed else 0), malformed=dict(scan.malformed)
+        digests=dict(scan.digests),
+        requests=cursor.requests + (1 if runs or misplaced_changed else 0),
+        malformed=dict(scan.malformed),
     )
     return new_days, runs, following
 
@@ -84,7 +88,9 @@ def ingested_digests(storage: LakeStorage, landing: LandingTable, days: list[str
     by_day: dict[str, list] = {}
     for entry in manifest.read(storage, landing.ref, days) if days else []:
         # An entry keeps the listing of the file it ingested: its name, size and version.
-        by_day.setdefault(entry.day, []).append(LandingFile("", entry.source_file, entry.day, entry.size, entry.version))
+        by_day.setdefault(entry.day, []).append(
+            LandingFile("", entry.source_file, entry.day, entry.size, entry.version)
+        )
     return {day: fingerprint(files) for day, files in by_day.items()}
 
 

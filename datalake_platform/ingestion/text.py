@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.compat import spark as compat
 from datalake_platform.lake.storage import LandingFile
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")  # Hadoop decompresses these by name
 FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, and refused
@@ -23,11 +23,15 @@ FILE_KEY_HEX = 12  # 48 bits: a collision among one day's files is checked for, 
 FILE_COLUMNS = (PARTITION_COLUMN, "source_file", "file_key")
 
 
-def landing_text(spark: SparkSession, files: list[LandingFile], per_file: Mapping[str, Column] | None = None) -> DataFrame:
+def landing_text(
+    spark: SparkSession, files: list[LandingFile], per_file: Mapping[str, Column] | None = None
+) -> DataFrame:
     """One row per file: dt, source_file, file_key, the `per_file` values, utf8 (whether all its
     bytes are UTF-8), text. `per_file`: values computed from the first three, once per file."""
     text = spark.read.text([f.path for f in files], wholetext=True)
-    files_df = text.select(source_file().alias("source_file"), compat.is_valid_utf8("value").alias("utf8"), "value").select(
+    files_df = text.select(
+        source_file().alias("source_file"), compat.is_valid_utf8("value").alias("utf8"), "value"
+    ).select(
         day_of(F.col("source_file")).alias(PARTITION_COLUMN),
         "source_file",
         file_key_column(F.col("source_file")).alias("file_key"),

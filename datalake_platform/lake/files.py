@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datalake_platform.lake.storage import LakeStorage, is_data_file
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 
 
 def data_files(storage: LakeStorage, ref: TableRef) -> list[str]:

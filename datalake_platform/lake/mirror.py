@@ -25,7 +25,7 @@ from pathlib import Path
 
 from datalake_platform.lake.object_store import COMMIT_MARKER, ObjectStoreLakeStorage
 from datalake_platform.lake.storage import LandingFile, LocalLakeStorage
-from datalake_platform.lake.tables import ServiceArea, TableRef, partition_folder
+from datalake_platform.lake.table_refs import ServiceArea, TableRef, partition_folder
 from datalake_platform.settings import current
 
 

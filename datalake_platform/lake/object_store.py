@@ -27,7 +27,7 @@ from pathlib import Path
 import fsspec
 
 from datalake_platform.lake.storage import LakeStorage, is_data_file
-from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, ServiceArea
 from datalake_platform.settings import current, export_defaults
 
 COMMIT_MARKER = "_commit.json"

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.tables import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
 
 # Names that producers use for files still being written, and Spark/Hadoop bookkeeping files.
 _IN_PROGRESS_PREFIXES = ("_", ".")

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 
 POINTER = "current.json"
 
@@ -54,7 +54,9 @@ class ModelStore:
         staging = self.storage.staging_uri(self.ref)
         try:
             write(staging)
-            self.storage.commit_table(TableRef(self.ref.zone, self.ref.domain, f"{self.ref.table}/version={version}"), staging)
+            self.storage.commit_table(
+                TableRef(self.ref.zone, self.ref.domain, f"{self.ref.table}/version={version}"), staging
+            )
         finally:
             self.storage.discard(staging)
         self.storage.write_bytes(self._pointer(), json.dumps({"version": version}).encode())

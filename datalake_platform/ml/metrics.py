@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import dagster as dg
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 
 def binary_metrics(scored: DataFrame, label: str = "label") -> dict[str, float | dict]:

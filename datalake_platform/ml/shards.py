@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 
 
 def parquet_shards(storage: LakeStorage, ref: TableRef) -> list[str]:
@@ -67,7 +67,9 @@ class ParquetShards(IterableDataset):
         rng = np.random.default_rng(None if self.seed is None else (self.seed, self.epoch))
         for shard in self._my_shards():
             with self.storage.fs.open(shard, "rb") as fh:
-                for chunk in pq.ParquetFile(fh).iter_batches(self.chunk_rows, columns=["image_id", "tensor", "label", "split"]):
+                for chunk in pq.ParquetFile(fh).iter_batches(
+                    self.chunk_rows, columns=["image_id", "tensor", "label", "split"]
+                ):
                     if self.split is not None:
                         chunk = chunk.filter(pc.equal(chunk.column("split"), self.split))
                     if self.seed is not None:

@@ -8,7 +8,6 @@ domain uses) compares the rows written with landing's records, counted by other 
 ingestion's: how depends on the landing table (`ingestion.counting`).
 """
 
-
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -20,7 +19,7 @@ from pyspark.sql import SparkSession
 from datalake_platform.ingestion import counting
 from datalake_platform.ingestion.counting import LandingCounter
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import TableRef
+from datalake_platform.lake.table_refs import TableRef
 from datalake_platform.partitions import describe_days, run_days
 from datalake_platform.quality.validation import ContractAudit, ValidationReport
 from datalake_platform.resources import LakeResource, SparkResource
@@ -66,7 +65,10 @@ class Contract:
         report = audit.report
         assert report is not None, "the audit was not given to the write"
         yield dg.AssetCheckResult(
-            check_name=self.key.name, asset_key=self.key.asset_key, passed=report.passed, metadata=_metadata(report, days)
+            check_name=self.key.name,
+            asset_key=self.key.asset_key,
+            passed=report.passed,
+            metadata=_metadata(report, days),
         )
         if not report.passed:
             raise dg.Failure(

@@ -40,7 +40,9 @@ def forbidden_characters(pattern: str) -> tuple[str, bool] | None:
     r"""For `^X+<end>` or `^X*<end>`, where X is `\S` or a negated class of single characters
     (`[^,;\t]`) and <end> is the very end: the characters X excludes, and whether the value needs
     at least one character. None for any other pattern, or one that excludes a non-ASCII one."""
-    body = next((pattern[1 : -len(end)] for end in _VERY_END if pattern.startswith("^") and pattern.endswith(end)), None)
+    body = next(
+        (pattern[1 : -len(end)] for end in _VERY_END if pattern.startswith("^") and pattern.endswith(end)), None
+    )
     if body is None or len(body) < 2 or body[-1] not in "+*":
         return None
     atom = body[:-1]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 
 THREADS = 4  # pyarrow decodes outside the GIL: a few partitions at once
 BUCKETED_KEYS = 1_000_000  # a partition with more keys is counted in buckets, in parallel
@@ -47,9 +47,13 @@ class StagedFiles:
         read = lambda name: self._read(name, in_files)  # noqa: E731
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             if len(self.by_partition) == 1:  # a whole table: its files are read, its keys counted, in parallel
-                counted = [_distinct(list(pool.map(read, files)), in_files, pool) for files in self.by_partition.values()]
+                counted = [
+                    _distinct(list(pool.map(read, files)), in_files, pool) for files in self.by_partition.values()
+                ]
             else:  # partitions in parallel
-                counted = pool.map(lambda files: _distinct([read(f) for f in files], in_files), self.by_partition.values())
+                counted = pool.map(
+                    lambda files: _distinct([read(f) for f in files], in_files), self.by_partition.values()
+                )
             return dict(zip(self.by_partition, counted))
 
     def _read(self, name: str, columns: list[str]) -> pa.Table:

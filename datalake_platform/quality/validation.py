@@ -24,10 +24,10 @@ from pyspark.sql import Column, DataFrame, GroupedData
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.compat import spark as compat
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 from datalake_platform.quality import patterns
 from datalake_platform.quality.staged_files import StagedFiles
-from datalake_platform.compat import spark as compat
 
 # A unique key shaped `<prefix>-<n>`, n a non-negative integer dense within its prefix (a landing
 # file's line numbers under the file's key), declared by `pa.Field(metadata=SEQUENCED_KEY)`: it
@@ -172,7 +172,11 @@ def validate(
         if found:
             failures[rec["__p"]] = found
     if unique:
-        distinct = {rec["__p"]: rec["__distinct"] for rec in result} if hashed else _distinct_lower_bounds(df, model, by_partition)
+        distinct = (
+            {rec["__p"]: rec["__distinct"] for rec in result}
+            if hashed
+            else _distinct_lower_bounds(df, model, by_partition)
+        )
         suspects = [p for p, n in rows.items() if n != distinct.get(p, 0)]
         _add_unique_failures(failures, df, unique, suspects, by_partition)
     return ValidationReport(rows=rows, failures=failures)
@@ -262,7 +266,9 @@ class ContractAudit:
     pass can prove: one aggregation of the key column, compared with the rows in the footers).
     """
 
-    def __init__(self, model: type[pa.DataFrameModel], extra_rules: Mapping[str, str] | None = None, partitioned: bool = True):
+    def __init__(
+        self, model: type[pa.DataFrameModel], extra_rules: Mapping[str, str] | None = None, partitioned: bool = True
+    ):
         self.model, self.extra_rules, self.partitioned = model, extra_rules, partitioned
         self.report: ValidationReport | None = None
         self._guard = f"contract of {model.__name__} broken [{uuid.uuid4().hex}]"

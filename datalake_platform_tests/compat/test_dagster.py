@@ -4,7 +4,12 @@ import warnings
 
 import dagster as dg
 
-from datalake_platform.compat.dagster import add_partition_metadata, partition_range_tags, silence_pinned_previews, step_key
+from datalake_platform.compat.dagster import (
+    add_partition_metadata,
+    partition_range_tags,
+    silence_pinned_previews,
+    step_key,
+)
 
 DAYS = dg.DynamicPartitionsDefinition(name="compat_days")
 
@@ -66,6 +71,6 @@ def test_the_preview_warnings_silenced_exist():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         silence_pinned_previews()
-        warnings.warn("beta", dg.BetaWarning)
-        warnings.warn("preview", dg.PreviewWarning)
+        warnings.warn("beta", dg.BetaWarning, stacklevel=1)
+        warnings.warn("preview", dg.PreviewWarning, stacklevel=1)
     assert not caught

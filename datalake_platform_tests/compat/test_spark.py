@@ -11,23 +11,95 @@ from pyspark.sql.types import DecimalType
 
 from datalake_platform.compat import spark as compat
 
-TEXTS = ["1", " 12 ", "1.5", "1.0", "1e3", "+5", "-0", "1,000", "", "NaN", "Infinity", "inf", "2147483648",
-         "9999999999", "12.345", ".5", "abc", "1d", "00012", "99999999999.99", "-1.005", "\t3\n", None]
+TEXTS = [
+    "1",
+    " 12 ",
+    "1.5",
+    "1.0",
+    "1e3",
+    "+5",
+    "-0",
+    "1,000",
+    "",
+    "NaN",
+    "Infinity",
+    "inf",
+    "2147483648",
+    "9999999999",
+    "12.345",
+    ".5",
+    "abc",
+    "1d",
+    "00012",
+    "99999999999.99",
+    "-1.005",
+    "\t3\n",
+    None,
+]
 # Spark 4.3's try_cast of TEXTS, as strings; what is not listed is null.
 CAST = {
     "int": {"1": "1", " 12 ": "12", "+5": "5", "-0": "0", "00012": "12", "\t3\n": "3"},
-    "bigint": {"1": "1", " 12 ": "12", "+5": "5", "-0": "0", "2147483648": "2147483648", "9999999999": "9999999999",
-               "00012": "12", "\t3\n": "3"},
-    "double": {"1": "1.0", " 12 ": "12.0", "1.5": "1.5", "1.0": "1.0", "1e3": "1000.0", "+5": "5.0", "-0": "-0.0",
-               "NaN": "NaN", "Infinity": "Infinity", "inf": "Infinity", "2147483648": "2.147483648E9",
-               "9999999999": "9.999999999E9", "12.345": "12.345", ".5": "0.5", "1d": "1.0", "00012": "12.0",
-               "99999999999.99": "9.999999999999E10", "-1.005": "-1.005", "\t3\n": "3.0"},
-    "decimal(12,2)": {"1": "1.00", " 12 ": "12.00", "1.5": "1.50", "1.0": "1.00", "1e3": "1000.00", "+5": "5.00",
-                      "-0": "0.00", "2147483648": "2147483648.00", "9999999999": "9999999999.00", "12.345": "12.35",
-                      ".5": "0.50", "00012": "12.00", "-1.005": "-1.01", "\t3\n": "3.00"},
+    "bigint": {
+        "1": "1",
+        " 12 ": "12",
+        "+5": "5",
+        "-0": "0",
+        "2147483648": "2147483648",
+        "9999999999": "9999999999",
+        "00012": "12",
+        "\t3\n": "3",
+    },
+    "double": {
+        "1": "1.0",
+        " 12 ": "12.0",
+        "1.5": "1.5",
+        "1.0": "1.0",
+        "1e3": "1000.0",
+        "+5": "5.0",
+        "-0": "-0.0",
+        "NaN": "NaN",
+        "Infinity": "Infinity",
+        "inf": "Infinity",
+        "2147483648": "2.147483648E9",
+        "9999999999": "9.999999999E9",
+        "12.345": "12.345",
+        ".5": "0.5",
+        "1d": "1.0",
+        "00012": "12.0",
+        "99999999999.99": "9.999999999999E10",
+        "-1.005": "-1.005",
+        "\t3\n": "3.0",
+    },
+    "decimal(12,2)": {
+        "1": "1.00",
+        " 12 ": "12.00",
+        "1.5": "1.50",
+        "1.0": "1.00",
+        "1e3": "1000.00",
+        "+5": "5.00",
+        "-0": "0.00",
+        "2147483648": "2147483648.00",
+        "9999999999": "9999999999.00",
+        "12.345": "12.35",
+        ".5": "0.50",
+        "00012": "12.00",
+        "-1.005": "-1.01",
+        "\t3\n": "3.00",
+    },
 }
-DATES = {"19970101": "1997-01-01", "1997-01-01": None, "19970231": None, "1997011": None, "199701011": None,
-         " 19970101": None, "20240229": "2024-02-29", "20230229": None, "abc": None, "": None, None: None}
+DATES = {
+    "19970101": "1997-01-01",
+    "1997-01-01": None,
+    "19970231": None,
+    "1997011": None,
+    "199701011": None,
+    " 19970101": None,
+    "20240229": "2024-02-29",
+    "20230229": None,
+    "abc": None,
+    "": None,
+    None: None,
+}
 
 
 def _strings(spark, values):
@@ -55,7 +127,9 @@ def test_the_jvm_try_cast_of_spark_3_5_is_a_try_cast(spark):
 def test_try_to_date_parses_with_the_pattern_only(spark):
     rows = _strings(spark, list(DATES)).select(compat.try_to_date("s", "yyyyMMdd").cast("string").alias("v")).collect()
     assert [r.v for r in rows] == list(DATES.values())
-    portable = _strings(spark, list(DATES)).select(F.try_to_timestamp("s", F.lit("yyyyMMdd")).cast("date").cast("string"))
+    portable = _strings(spark, list(DATES)).select(
+        F.try_to_timestamp("s", F.lit("yyyyMMdd")).cast("date").cast("string")
+    )
     assert [r[0] for r in portable.collect()] == list(DATES.values())
 
 
@@ -79,9 +153,13 @@ def _binary(spark):
 def test_utf8_validity_and_repair_match_pythons_decoder(spark):
     """Python's decoder replaces as Spark 4's make_valid_utf8 does (one U+FFFD per maximal invalid
     subpart): the expected values are computed by it, independently of Spark."""
-    rows = _binary(spark).select(
-        compat.is_valid_utf8("s").alias("valid"), F.encode(compat.make_valid_utf8("s"), "UTF-8").alias("repaired")
-    ).collect()
+    rows = (
+        _binary(spark)
+        .select(
+            compat.is_valid_utf8("s").alias("valid"), F.encode(compat.make_valid_utf8("s"), "UTF-8").alias("repaired")
+        )
+        .collect()
+    )
     assert [r.valid for r in rows] == [_valid(b) for b in BYTES]
     assert [bytes(r.repaired) for r in rows] == [b.decode("utf-8", "replace").encode() for b in BYTES]
 
@@ -94,19 +172,27 @@ def _valid(raw: bytes) -> bool:
         return False
 
 
-@pytest.mark.skipif(not hasattr(F, "is_valid_utf8"), reason="this pyspark has no native UTF-8 functions to compare with")
+@pytest.mark.skipif(
+    not hasattr(F, "is_valid_utf8"), reason="this pyspark has no native UTF-8 functions to compare with"
+)
 def test_the_portable_utf8_forms_agree_with_the_native_ones(spark):
-    rows = _binary(spark).select(
-        F.is_valid_utf8("s").alias("native_valid"),
-        F.make_valid_utf8("s").alias("native_repaired"),
-        compat._decode_replacing(F.col("s").cast("binary")).alias("portable_repaired"),
-    ).collect()
+    rows = (
+        _binary(spark)
+        .select(
+            F.is_valid_utf8("s").alias("native_valid"),
+            F.make_valid_utf8("s").alias("native_repaired"),
+            compat._decode_replacing(F.col("s").cast("binary")).alias("portable_repaired"),
+        )
+        .collect()
+    )
     assert [r.native_valid for r in rows] == [_valid(b) for b in BYTES]
     assert [r.portable_repaired for r in rows] == [r.native_repaired for r in rows]
 
 
 def test_array_position_takes_a_column(spark):
-    df = spark.createDataFrame([(["a", "b", "a"], "a"), (["a", "b"], "b"), (["a"], "z"), ([], "a")], "arr array<string>, v string")
+    df = spark.createDataFrame(
+        [(["a", "b", "a"], "a"), (["a", "b"], "b"), (["a"], "z"), ([], "a")], "arr array<string>, v string"
+    )
     assert [r[0] for r in df.select(compat.array_position(F.col("arr"), F.col("v"))).collect()] == [1, 2, 0, 0]
 
 
@@ -132,7 +218,12 @@ NAMES = ["id", "author", "text"]
 LINES = {
     '{"id": 1, "author": "a", "text": "t"}': (True, ("integer", "1"), ("string", "a"), ("string", "t")),
     '{"id": "0012", "author": "a", "text": ""}': (True, ("string", "0012"), ("string", "a"), ("string", "")),
-    '{"id": -9223372036854775808, "author": null}': (True, ("integer", "-9223372036854775808"), ("null", None), ("missing", None)),
+    '{"id": -9223372036854775808, "author": null}': (
+        True,
+        ("integer", "-9223372036854775808"),
+        ("null", None),
+        ("missing", None),
+    ),
     '{"id": 9223372036854775808}': (True, ("other", None), ("missing", None), ("missing", None)),
     '{"id": 1.0, "author": 5, "text": true}': (True, ("other", None), ("integer", "5"), ("other", None)),
     '{"id": 1e2, "author": ["a"], "text": {"x": 1}}': (True, ("other", None), ("other", None), ("other", None)),
@@ -144,7 +235,12 @@ LINES = {
     '{"id": 1,}': (False, ("missing", None), ("missing", None), ("missing", None)),
     '{"id": NaN}': (False, ("missing", None), ("missing", None), ("missing", None)),
     '{"id": 1, "id": 2}': (False, ("missing", None), ("missing", None), ("missing", None)),
-    '{"id": 1} {"id": 2}': (True, ("integer", "1"), ("missing", None), ("missing", None)),  # Spark reads the first value
+    '{"id": 1} {"id": 2}': (
+        True,
+        ("integer", "1"),
+        ("missing", None),
+        ("missing", None),
+    ),  # Spark reads the first value
     '{"id": 3} trailing': (True, ("integer", "3"), ("missing", None), ("missing", None)),
     "not json": (False, ("missing", None), ("missing", None), ("missing", None)),
     "": (False, ("missing", None), ("missing", None), ("missing", None)),
@@ -152,7 +248,9 @@ LINES = {
 
 
 def _json_rows(spark, fields):
-    df = spark.createDataFrame([(line,) for line in LINES], "line string").select(fields(F.col("line"), NAMES).alias("v"))
+    df = spark.createDataFrame([(line,) for line in LINES], "line string").select(
+        fields(F.col("line"), NAMES).alias("v")
+    )
     return [(r.v.is_object, *[(r.v[f"{n}_type"], r.v[n]) for n in NAMES]) for r in df.collect()]
 
 

@@ -14,9 +14,9 @@ from datalake_platform.definitions import resources_for
 from datalake_platform.domains.transactions import assets
 from datalake_platform.domains.transactions.checks import checks
 from datalake_platform.ingestion.landing import register_landing
-from datalake_platform.settings import current
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.runs import materialize_all
+from datalake_platform.settings import current
 
 defs = dg.Definitions(
     assets=[assets.landing_purchases, assets.universal_purchases, assets.daily_sales, assets.report_by_person],
@@ -29,4 +29,7 @@ with dg.DagsterInstance.ephemeral() as instance:
 from datalake_platform.spark import session as spark_session  # noqa: E402
 
 print("SESSION " + type(spark_session._session).__module__)  # pyspark.sql.connect.session under DATALAKE_SPARK_REMOTE
-print("RESULT " + json.dumps([{"name": s.name, "success": s.success, "failed_checks": s.failed_checks} for s in summaries]))
+print(
+    "RESULT "
+    + json.dumps([{"name": s.name, "success": s.success, "failed_checks": s.failed_checks} for s in summaries])
+)

@@ -16,9 +16,8 @@ import pytest
 from dagster_pipes import decode_param
 
 from datalake_platform.compute.clouds import EMRClusterCompute, EMRCompute, EMRServerlessCompute, EMRStepFailed
-from datalake_platform.compute.package import package_zip
+from datalake_platform.compute.package import package_zip, upload_artifacts
 from datalake_platform.compute.remote import RemoteCompute, pipes_extras
-from datalake_platform.compute.package import upload_artifacts
 from datalake_platform.resources import LakeResource
 
 
@@ -45,8 +44,11 @@ def _play_the_emr_cluster(s3_lake, timeout: float = 60) -> None:
     bucket, prefix = s3_lake.root.split("/", 3)[2:]
     logs = f"{prefix}/work/_logs/emr/{cluster['Id']}"
     # PipesEMRClient forwards the step's logs and the YARN containers' (it fails if there are none).
-    for key in [f"{logs}/steps/{step['Id']}/stdout.gz", f"{logs}/steps/{step['Id']}/stderr.gz",
-                f"{logs}/containers/application_1_0001/container_1_0001_01_000001/stdout.gz"]:
+    for key in [
+        f"{logs}/steps/{step['Id']}/stdout.gz",
+        f"{logs}/steps/{step['Id']}/stderr.gz",
+        f"{logs}/containers/application_1_0001/container_1_0001_01_000001/stdout.gz",
+    ]:
         stream = key.rsplit("/", 1)[1].split(".")[0]
         s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(f"{stream} of the step\n".encode()))
     emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
@@ -61,8 +63,12 @@ def _uploaded(s3_lake) -> dict[str, bytes]:
 def test_an_emr_serverless_job_runs_the_entrypoint_with_the_package_and_the_pipes_context(s3_lake):
     emr = boto3.client("emr-serverless")
     app = emr.create_application(name="lake", releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
-    compute = EMRServerlessCompute(lake=LakeResource(root=s3_lake.location), application_id=app,
-                                   execution_role_arn="arn:aws:iam::123456789012:role/lake-jobs", poll_interval=0.1)
+    compute = EMRServerlessCompute(
+        lake=LakeResource(root=s3_lake.location),
+        application_id=app,
+        execution_role_arn="arn:aws:iam::123456789012:role/lake-jobs",
+        poll_interval=0.1,
+    )
     result = _submit_from_an_asset(compute)
     assert result.success
 
@@ -82,8 +88,13 @@ def test_an_emr_serverless_job_runs_the_entrypoint_with_the_package_and_the_pipe
 
 
 def test_an_emr_step_runs_the_entrypoint_on_a_cluster_that_ends_with_it(s3_lake):
-    spec = {"ReleaseLabel": "emr-7.5.0", "Applications": [{"Name": "Spark"}], "JobFlowRole": "EMR_EC2_DefaultRole",
-            "ServiceRole": "EMR_DefaultRole", "Instances": {"MasterInstanceType": "m7g.xlarge", "InstanceCount": 1}}
+    spec = {
+        "ReleaseLabel": "emr-7.5.0",
+        "Applications": [{"Name": "Spark"}],
+        "JobFlowRole": "EMR_EC2_DefaultRole",
+        "ServiceRole": "EMR_DefaultRole",
+        "Instances": {"MasterInstanceType": "m7g.xlarge", "InstanceCount": 1},
+    }
     compute = EMRCompute(lake=LakeResource(root=s3_lake.location), cluster_spec=spec, wait_for_logs_seconds=0)
     cluster_part = threading.Thread(target=_play_the_emr_cluster, args=(s3_lake,), daemon=True)
     cluster_part.start()
@@ -141,8 +152,11 @@ class _EMRAtItsBoundary:
 
 def _running_cluster(emr) -> str:
     return emr.run_job_flow(
-        Name="shared-lake-cluster", ReleaseLabel="emr-7.5.0", Applications=[{"Name": "Spark"}],
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+        Name="shared-lake-cluster",
+        ReleaseLabel="emr-7.5.0",
+        Applications=[{"Name": "Spark"}],
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
         Instances={"MasterInstanceType": "m7g.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
     )["JobFlowId"]
 
@@ -150,7 +164,9 @@ def _running_cluster(emr) -> str:
 def _submit_on_the_cluster(compute: EMRClusterCompute, emr: _EMRAtItsBoundary, **materialize):
     @dg.asset(key=["universal", "transactions", "purchases"])
     def probe(context: dg.AssetExecutionContext):
-        compute.submit(context, upload_artifacts(compute.lake.storage), pipes_extras(context, compute.lake.root), client=emr)
+        compute.submit(
+            context, upload_artifacts(compute.lake.storage), pipes_extras(context, compute.lake.root), client=emr
+        )
         return dg.MaterializeResult()
 
     return dg.materialize([probe], **materialize)
@@ -181,15 +197,28 @@ def test_an_emr_step_runs_the_entrypoint_on_a_running_cluster_that_stays_up(s3_l
 
 
 def test_a_failed_emr_step_fails_with_its_failure_details_and_ids(s3_lake):
-    failed = {"State": "FAILED", "FailureDetails": {"Reason": "Unknown Error", "Message": "Exception in thread main",
-                                                    "LogFile": "s3://logs/j-X/steps/s-X/stderr.gz"}}
+    failed = {
+        "State": "FAILED",
+        "FailureDetails": {
+            "Reason": "Unknown Error",
+            "Message": "Exception in thread main",
+            "LogFile": "s3://logs/j-X/steps/s-X/stderr.gz",
+        },
+    }
     emr = _EMRAtItsBoundary(states=[{}, failed])
     cluster_id = _running_cluster(emr)
     compute = EMRClusterCompute(lake=LakeResource(root=s3_lake.location), cluster_id=cluster_id, poll_interval=0.05)
     with pytest.raises(EMRStepFailed) as failure:
         _submit_on_the_cluster(compute, emr)
     [step] = emr.list_steps(ClusterId=cluster_id)["Steps"]
-    for shown in [step["Id"], cluster_id, "FAILED", "Unknown Error", "Exception in thread main", "s3://logs/j-X/steps/s-X/stderr.gz"]:
+    for shown in [
+        step["Id"],
+        cluster_id,
+        "FAILED",
+        "Unknown Error",
+        "Exception in thread main",
+        "s3://logs/j-X/steps/s-X/stderr.gz",
+    ]:
         assert shown in str(failure.value)
     assert emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] in {"RUNNING", "WAITING"}
 
@@ -197,12 +226,15 @@ def test_a_failed_emr_step_fails_with_its_failure_details_and_ids(s3_lake):
 def test_an_emr_step_past_its_timeout_is_cancelled(s3_lake):
     emr = _EMRAtItsBoundary()  # moto's own answer: RUNNING for ever
     cluster_id = _running_cluster(emr)
-    compute = EMRClusterCompute(lake=LakeResource(root=s3_lake.location), cluster_id=cluster_id,
-                                poll_interval=0.05, timeout_seconds=0.3)
+    compute = EMRClusterCompute(
+        lake=LakeResource(root=s3_lake.location), cluster_id=cluster_id, poll_interval=0.05, timeout_seconds=0.3
+    )
     with pytest.raises(EMRStepFailed, match="ran past 0.3 s"):
         _submit_on_the_cluster(compute, emr)
     [step] = emr.list_steps(ClusterId=cluster_id)["Steps"]
-    assert emr.cancelled == [{"ClusterId": cluster_id, "StepIds": [step["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}]
+    assert emr.cancelled == [
+        {"ClusterId": cluster_id, "StepIds": [step["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}
+    ]
 
 
 def test_terminating_the_run_cancels_the_emr_step(s3_lake):
@@ -213,7 +245,9 @@ def test_terminating_the_run_cancels_the_emr_step(s3_lake):
     result = _submit_on_the_cluster(compute, emr, raise_on_error=False)
     assert not result.success
     [step] = emr.list_steps(ClusterId=cluster_id)["Steps"]
-    assert emr.cancelled == [{"ClusterId": cluster_id, "StepIds": [step["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}]
+    assert emr.cancelled == [
+        {"ClusterId": cluster_id, "StepIds": [step["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}
+    ]
 
 
 def test_emr_cluster_is_chosen_by_name_with_the_cluster_id_from_the_environment(s3_lake, monkeypatch):

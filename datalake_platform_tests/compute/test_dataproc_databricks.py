@@ -23,7 +23,9 @@ from datalake_platform.resources import LakeResource
 def _submit(compute, client) -> dg.ExecuteInProcessResult:
     @dg.asset(key=["universal", "transactions", "purchases"])
     def probe(context: dg.AssetExecutionContext):
-        compute.submit(context, upload_artifacts(compute.lake.storage), pipes_extras(context, compute.lake.root), client=client)
+        compute.submit(
+            context, upload_artifacts(compute.lake.storage), pipes_extras(context, compute.lake.root), client=client
+        )
         return dg.MaterializeResult()  # nothing ran behind the stand-in to report one
 
     return dg.materialize([probe], raise_on_error=False)
@@ -42,8 +44,11 @@ class FakeJobController:
         self.submitted, self.cancelled = [], []
 
     def _job(self, state) -> Job:
-        return Job(job_uuid="job-uuid-1", status=JobStatus(state=state, details=self.details),
-                   done=state in (JobStatus.State.DONE, JobStatus.State.ERROR, JobStatus.State.CANCELLED))
+        return Job(
+            job_uuid="job-uuid-1",
+            status=JobStatus(state=state, details=self.details),
+            done=state in (JobStatus.State.DONE, JobStatus.State.ERROR, JobStatus.State.CANCELLED),
+        )
 
     def submit_job(self, **params):
         self.submitted.append(params)
@@ -60,8 +65,13 @@ class FakeJobController:
 
 @pytest.fixture
 def dataproc(gcs_lake):
-    return DataprocCompute(lake=LakeResource(root=gcs_lake.location), project_id="lake-prod", region="europe-west1",
-                           cluster_name="lake-spark", poll_interval=0.05)
+    return DataprocCompute(
+        lake=LakeResource(root=gcs_lake.location),
+        project_id="lake-prod",
+        region="europe-west1",
+        cluster_name="lake-spark",
+        poll_interval=0.05,
+    )
 
 
 def test_a_dataproc_job_runs_the_entrypoint_with_the_package_and_pipes_arguments(dataproc, gcs_lake):
@@ -77,11 +87,15 @@ def test_a_dataproc_job_runs_the_entrypoint_with_the_package_and_pipes_arguments
     args = list(job.pyspark_job.args)
     assert args[:2] == ["--pipes-store", "gcs"]
     assert "--dagster-pipes-context" in args and "--dagster-pipes-messages" in args  # the client's injection
-    assert job.labels["app"] == "datalake-platform" and job.pyspark_job.properties["spark.sql.session.timeZone"] == "UTC"
+    assert (
+        job.labels["app"] == "datalake-platform" and job.pyspark_job.properties["spark.sql.session.timeZone"] == "UTC"
+    )
 
 
 def test_a_failed_dataproc_job_fails_the_step_with_the_remote_error(dataproc):
-    client = FakeJobController(JobStatus.State.ERROR, details="Job failed with message [OOM]. Driver output: gs://logs/job-uuid-1")
+    client = FakeJobController(
+        JobStatus.State.ERROR, details="Job failed with message [OOM]. Driver output: gs://logs/job-uuid-1"
+    )
     result = _submit(dataproc, client)
     assert not result.success
     assert "Job failed with message [OOM]" in _error(result) and "gs://logs/job-uuid-1" in _error(result)
@@ -108,8 +122,13 @@ class FakeBatchController:
         if self.interrupt and not self.cancelled and len(self.states) == 0:
             raise dg.DagsterExecutionInterruptedError()  # what Dagster raises in a step when its run is cancelled
         state = self.states.pop(0) if self.states else Batch.State.RUNNING
-        return Batch(name=name, state=state, state_message=self.message, operation=f"{name}/operations/op-1",
-                     runtime_info=RuntimeInfo(output_uri="gs://dataproc-logs/driveroutput"))
+        return Batch(
+            name=name,
+            state=state,
+            state_message=self.message,
+            operation=f"{name}/operations/op-1",
+            runtime_info=RuntimeInfo(output_uri="gs://dataproc-logs/driveroutput"),
+        )
 
     def cancel_operation(self, request):
         self.cancelled.append(request["name"])
@@ -117,9 +136,14 @@ class FakeBatchController:
 
 @pytest.fixture
 def dataproc_serverless(gcs_lake):
-    return DataprocServerlessCompute(lake=LakeResource(root=gcs_lake.location), project_id="lake-prod", region="europe-west1",
-                                     runtime_version="3.0", container_image="europe-docker.pkg.dev/lake-prod/spark/runtime:1",
-                                     poll_interval=0.05)
+    return DataprocServerlessCompute(
+        lake=LakeResource(root=gcs_lake.location),
+        project_id="lake-prod",
+        region="europe-west1",
+        runtime_version="3.0",
+        container_image="europe-docker.pkg.dev/lake-prod/spark/runtime:1",
+        poll_interval=0.05,
+    )
 
 
 def test_a_dataproc_serverless_batch_runs_the_entrypoint_on_the_chosen_runtime(dataproc_serverless, gcs_lake):
@@ -129,7 +153,9 @@ def test_a_dataproc_serverless_batch_runs_the_entrypoint_on_the_chosen_runtime(d
     build = package_zip().stem
     batch = created["batch"]
     assert created["parent"] == "projects/lake-prod/locations/europe-west1"
-    assert created["batch_id"].startswith("datalake-universal-transactions-purchases-") and len(created["batch_id"]) <= 63
+    assert (
+        created["batch_id"].startswith("datalake-universal-transactions-purchases-") and len(created["batch_id"]) <= 63
+    )
     assert set(created["batch_id"]) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
     assert batch.pyspark_batch.main_python_file_uri == f"{gcs_lake.location}/work/_artifacts/{build}-entrypoint.py"
     assert list(batch.pyspark_batch.python_file_uris) == [f"{gcs_lake.location}/work/_artifacts/{build}.zip"]
@@ -145,7 +171,9 @@ def test_a_failed_dataproc_serverless_batch_fails_the_step_with_the_remote_error
     client = FakeBatchController(Batch.State.RUNNING, Batch.State.FAILED, message="Job failed with message [OOM]")
     result = _submit(dataproc_serverless, client)
     assert not result.success
-    assert "ended FAILED: Job failed with message [OOM]" in _error(result) and "gs://dataproc-logs/driveroutput" in _error(result)
+    assert "ended FAILED: Job failed with message [OOM]" in _error(
+        result
+    ) and "gs://dataproc-logs/driveroutput" in _error(result)
 
 
 def test_cancelling_the_step_cancels_the_dataproc_serverless_batch(dataproc_serverless):
@@ -169,21 +197,38 @@ class FakeWorkspace:
 
     def _get_run(self, run_id):
         life, result, message = self.states[0] if len(self.states) == 1 else self.states.pop(0)
-        state = jobs.RunState(life_cycle_state=jobs.RunLifeCycleState(life),
-                              result_state=jobs.RunResultState(result) if result else None, state_message=message)
-        return jobs.Run(run_id=run_id, state=state, run_page_url=f"https://adb-1.azuredatabricks.net/#job/runs/{run_id}")
+        state = jobs.RunState(
+            life_cycle_state=jobs.RunLifeCycleState(life),
+            result_state=jobs.RunResultState(result) if result else None,
+            state_message=message,
+        )
+        return jobs.Run(
+            run_id=run_id, state=state, run_page_url=f"https://adb-1.azuredatabricks.net/#job/runs/{run_id}"
+        )
 
 
-GPU_CLUSTER = {"spark_version": "15.4.x-gpu-ml-scala2.12", "node_type_id": "Standard_NC4as_T4_v3", "num_workers": 1,
-               "spark_env_vars": {"AZURE_STORAGE_ACCOUNT_URL": "https://lake.blob.core.windows.net"}}
+GPU_CLUSTER = {
+    "spark_version": "15.4.x-gpu-ml-scala2.12",
+    "node_type_id": "Standard_NC4as_T4_v3",
+    "num_workers": 1,
+    "spark_env_vars": {"AZURE_STORAGE_ACCOUNT_URL": "https://lake.blob.core.windows.net"},
+}
 
 
 @pytest.fixture
 def databricks(azure_lake):
-    cpu = {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_D4ds_v5", "num_workers": 2,
-           "spark_env_vars": {"AZURE_STORAGE_ACCOUNT_URL": "https://lake.blob.core.windows.net"}}
-    return DatabricksCompute(lake=LakeResource(root=azure_lake.location), cluster_spec=cpu, poll_interval=0.05,
-                             overrides={"smart/images/cnn_model": {"cluster_spec": GPU_CLUSTER}})
+    cpu = {
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "Standard_D4ds_v5",
+        "num_workers": 2,
+        "spark_env_vars": {"AZURE_STORAGE_ACCOUNT_URL": "https://lake.blob.core.windows.net"},
+    }
+    return DatabricksCompute(
+        lake=LakeResource(root=azure_lake.location),
+        cluster_spec=cpu,
+        poll_interval=0.05,
+        overrides={"smart/images/cnn_model": {"cluster_spec": GPU_CLUSTER}},
+    )
 
 
 def test_a_databricks_run_runs_the_entrypoint_on_a_new_job_cluster(databricks, azure_lake):
@@ -194,11 +239,19 @@ def test_a_databricks_run_runs_the_entrypoint_on_a_new_job_cluster(databricks, a
     build = package_zip().stem
     remote = getattr(azure_lake, "remote", azure_lake)
     assert task.spark_python_task.python_file == f"{remote.location}/work/_artifacts/{build}-entrypoint.py"
-    assert task.spark_python_task.parameters == ["--pipes-store", "azure", "--package", f"{remote.location}/work/_artifacts/{build}.zip"]
+    assert task.spark_python_task.parameters == [
+        "--pipes-store",
+        "azure",
+        "--package",
+        f"{remote.location}/work/_artifacts/{build}.zip",
+    ]
     env = task.new_cluster.spark_env_vars
     assert {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(env)  # merged in by PipesDatabricksClient
     assert env["AZURE_STORAGE_ACCOUNT_URL"] == "https://lake.blob.core.windows.net"
-    assert task.new_cluster.node_type_id == "Standard_D4ds_v5" and task.new_cluster.spark_conf["spark.sql.session.timeZone"] == "UTC"
+    assert (
+        task.new_cluster.node_type_id == "Standard_D4ds_v5"
+        and task.new_cluster.spark_conf["spark.sql.session.timeZone"] == "UTC"
+    )
     assert submitted["timeout_seconds"] == 3 * 3600
 
 

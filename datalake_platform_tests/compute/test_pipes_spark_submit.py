@@ -22,7 +22,9 @@ CONTRACT = dg.AssetCheckKey(PURCHASES_KEY, "contract")
 
 def _land(storage, cdnow) -> int:
     landed = sum(land_cdnow_day(storage, cdnow, day) for day in DAYS)
-    land(storage, DAYS[0], "bad.csv", "customer_id,date,number_of_cds,dollar_value\n7,19970101,x,1.00\n")  # one row to quarantine
+    land(
+        storage, DAYS[0], "bad.csv", "customer_id,date,number_of_cds,dollar_value\n7,19970101,x,1.00\n"
+    )  # one row to quarantine
     return landed
 
 
@@ -57,9 +59,15 @@ def test_a_remote_materialization_reports_what_a_local_one_does(request, store, 
     _land(remote_lake, cdnow)
 
     local = _materialize(local_lake, assets.universal_purchases)
-    jars = connector_jars(store) if store in SOURCES else []  # no ABFS driver here: Spark works on the Azure lake's mirror
-    compute = SparkSubmitCompute(lake=LakeResource(root=remote_lake.location), master="local[1]", jars=jars,
-                                 spark_conf={"spark.sql.shuffle.partitions": "2"})
+    jars = (
+        connector_jars(store) if store in SOURCES else []
+    )  # no ABFS driver here: Spark works on the Azure lake's mirror
+    compute = SparkSubmitCompute(
+        lake=LakeResource(root=remote_lake.location),
+        master="local[1]",
+        jars=jars,
+        spark_conf={"spark.sql.shuffle.partitions": "2"},
+    )
     remote = _materialize(remote_lake, on_remote_compute(assets.universal_purchases), compute)
 
     assert local.success and remote.success
@@ -69,12 +77,19 @@ def test_a_remote_materialization_reports_what_a_local_one_does(request, store, 
     assert _comparable(remote_events[0].metadata) == _comparable(local_event.metadata)
     rows_per_day = lambda events: {e.partition: e.metadata["dagster/partition_row_count"].value for e in events}  # noqa: E731
     local_events = local.asset_materializations_for_node("universal__transactions__purchases")
-    assert rows_per_day(remote_events) == rows_per_day(local_events) == {day: len(cdnow[day]) for day in DAYS}  # each day its own
+    assert (
+        rows_per_day(remote_events) == rows_per_day(local_events) == {day: len(cdnow[day]) for day in DAYS}
+    )  # each day its own
     assert remote_events[0].metadata["dagster/row_count"].value == landed
     assert remote_events[0].metadata["quarantined_rows"].value == 1
-    local_check, remote_check = check_results(local)[CONTRACT.to_user_string()], check_results(remote)[CONTRACT.to_user_string()]
+    local_check, remote_check = (
+        check_results(local)[CONTRACT.to_user_string()],
+        check_results(remote)[CONTRACT.to_user_string()],
+    )
     assert remote_check.passed and local_check.passed
-    assert {k: v.value for k, v in remote_check.metadata.items()} == {k: v.value for k, v in local_check.metadata.items()}
+    assert {k: v.value for k, v in remote_check.metadata.items()} == {
+        k: v.value for k, v in local_check.metadata.items()
+    }
     # The data itself: written by the cluster's Spark through the lake's commit protocol.
     assert remote_lake.parquet_row_counts(remote_lake.table_uri(PURCHASES), DAYS) == local_lake.parquet_row_counts(
         local_lake.table_uri(PURCHASES), DAYS
@@ -109,19 +124,32 @@ def _day(storage, day: str) -> pd.DataFrame:
     return pd.read_parquet(path, filesystem=storage.fs).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
-def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(cdnow, s3_lake, tmp_path, monkeypatch):
+def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(
+    cdnow, s3_lake, tmp_path, monkeypatch
+):
     """A real failure under spark-submit: a bug in the job's transform breaks the contract on the
     cluster's staged write. The step fails with the cluster's error, the failed check comes back
     through Pipes, and the lake keeps its previous version (no new day, the old days unchanged)."""
     landed = _land(s3_lake, cdnow)
     assert _materialize(s3_lake, assets.universal_purchases).success  # the previous version (this process's Spark)
     before = {day: _day(s3_lake, day) for day in DAYS}
-    land(s3_lake, NEW_DAY, "more.csv", "customer_id,date,number_of_cds,dollar_value\n" + "\n".join([*cdnow[NEW_DAY], f"{BROKEN_PERSON},19970103,1,1.00"]) + "\n")
+    land(
+        s3_lake,
+        NEW_DAY,
+        "more.csv",
+        "customer_id,date,number_of_cds,dollar_value\n"
+        + "\n".join([*cdnow[NEW_DAY], f"{BROKEN_PERSON},19970103,1,1.00"])
+        + "\n",
+    )
     (tmp_path / "sitecustomize.py").write_text(PLANTED_BUG)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
 
-    compute = SparkSubmitCompute(lake=LakeResource(root=s3_lake.location), master="local[1]", jars=connector_jars("s3"),
-                                 spark_conf={"spark.sql.shuffle.partitions": "2"})
+    compute = SparkSubmitCompute(
+        lake=LakeResource(root=s3_lake.location),
+        master="local[1]",
+        jars=connector_jars("s3"),
+        spark_conf={"spark.sql.shuffle.partitions": "2"},
+    )
     remote = _materialize(s3_lake, on_remote_compute(assets.universal_purchases), compute, days=[*DAYS, NEW_DAY])
 
     assert not remote.success
@@ -160,23 +188,38 @@ def test_a_posts_table_runs_under_spark_submit_as_it_runs_locally(s3_lake, lake)
     for storage in (lake, s3_lake):
         seed(storage)  # the posts and their human scores, as `datalake seed` lands them
     key = dg.AssetKey(LABELLED_TWEETS.key_path)
-    compute = SparkSubmitCompute(lake=LakeResource(root=s3_lake.location), master="local[1]", jars=connector_jars("s3"),
-                                 spark_conf={"spark.sql.shuffle.partitions": "2"})
+    compute = SparkSubmitCompute(
+        lake=LakeResource(root=s3_lake.location),
+        master="local[1]",
+        jars=connector_jars("s3"),
+        spark_conf={"spark.sql.shuffle.partitions": "2"},
+    )
     results = {}
-    for storage, asset, extra in ((lake, posts.labelled_tweets, {}), (s3_lake, on_remote_compute(posts.labelled_tweets), {"compute": compute})):
+    for storage, asset, extra in (
+        (lake, posts.labelled_tweets, {}),
+        (s3_lake, on_remote_compute(posts.labelled_tweets), {"compute": compute}),
+    ):
         lake_resource = LakeResource(root=storage.location)
         results[storage.location] = dg.materialize(
-            [posts.landing_human_scores, asset], selection=dg.AssetSelection.assets(key),
-            resources={"lake": lake_resource, "spark": SparkResource(lake=lake_resource), **extra}, raise_on_error=False,
+            [posts.landing_human_scores, asset],
+            selection=dg.AssetSelection.assets(key),
+            resources={"lake": lake_resource, "spark": SparkResource(lake=lake_resource), **extra},
+            raise_on_error=False,
         )
     local, remote = results[lake.location], results[s3_lake.location]
     assert local.success and remote.success
     node = "universal__posts__labelled_tweets"
-    [local_event], [remote_event] = local.asset_materializations_for_node(node), remote.asset_materializations_for_node(node)
+    [local_event], [remote_event] = (
+        local.asset_materializations_for_node(node),
+        remote.asset_materializations_for_node(node),
+    )
     for name in ("dagster/row_count", "quarantined_rows"):
         assert remote_event.metadata[name].value == local_event.metadata[name].value, name
     assert remote_event.metadata["dagster/row_count"].value > 4000
-    read = lambda storage: pd.read_parquet(storage.table_uri(LABELLED_TWEETS).split("://", 1)[-1], filesystem=storage.fs)  # noqa: E731
+
+    def read(storage):
+        return pd.read_parquet(storage.table_uri(LABELLED_TWEETS).split("://", 1)[-1], filesystem=storage.fs)
+
     mine, theirs = (read(s).sort_values("tweet_id").reset_index(drop=True) for s in (lake, s3_lake))
     pd.testing.assert_frame_equal(mine, theirs)
     assert all(e.passed for e in remote.get_asset_check_evaluations())

@@ -49,8 +49,19 @@ class ConnectServer:
             "spark.sql.shuffle.partitions": "2",
             "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
         }
-        command = [str(SPARK_SUBMIT), "--master", "local[2]", "--driver-memory", "768m", "--name", "Spark Connect server",
-                   "--class", CONNECT_SERVER, *(arg for k, v in conf.items() for arg in ("--conf", f"{k}={v}")), "spark-internal"]
+        command = [
+            str(SPARK_SUBMIT),
+            "--master",
+            "local[2]",
+            "--driver-memory",
+            "768m",
+            "--name",
+            "Spark Connect server",
+            "--class",
+            CONNECT_SERVER,
+            *(arg for k, v in conf.items() for arg in ("--conf", f"{k}={v}")),
+            "spark-internal",
+        ]
         env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONPATH": str(REPO)}  # ... and the platform's code
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -91,15 +102,28 @@ def test_the_transactions_domain_runs_through_spark_connect(connect_server, cdno
     days = list(cdnow)[:DAYS]
     landed = sum(land_cdnow_day(storage, cdnow, day) for day in days)
 
-    env = {**os.environ, "DATALAKE_ROOT": storage.location, "DATALAKE_SPARK_REMOTE": connect_server.url, "PYTHONPATH": str(REPO),
-           "DAGSTER_HOME": str(tmp_path / "dagster")}
+    env = {
+        **os.environ,
+        "DATALAKE_ROOT": storage.location,
+        "DATALAKE_SPARK_REMOTE": connect_server.url,
+        "PYTHONPATH": str(REPO),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
     env.pop("DATALAKE_SPARK_MASTER", None)
-    run = subprocess.run([sys.executable, str(Path(__file__).with_name("run_transactions.py"))], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("run_transactions.py"))],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=600,
+    )
     output = run.stdout.decode(errors="replace")
     assert run.returncode == 0, output[-5000:] + "\n--- server ---\n" + connect_server.log()[-3000:]
-    [summary] = [json.loads(line[len("RESULT "):]) for line in output.splitlines() if line.startswith("RESULT ")]
-    assert [s["success"] for s in summary] == [True] * len(summary) and summary, output[-5000:] + connect_server.log()[-3000:]
+    [summary] = [json.loads(line[len("RESULT ") :]) for line in output.splitlines() if line.startswith("RESULT ")]
+    assert [s["success"] for s in summary] == [True] * len(summary) and summary, (
+        output[-5000:] + connect_server.log()[-3000:]
+    )
     assert not any(s["failed_checks"] for s in summary)
     # The run was a client of the server: its session a Spark Connect one, no Spark of its own.
     assert "SESSION pyspark.sql.connect.session" in output.splitlines(), output[-5000:]

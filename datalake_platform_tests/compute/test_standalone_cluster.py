@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import requests
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.spark.java import require_java
-from datalake_platform_tests.conftest import REPO, _environment, _wait_for, free_port, land_cdnow_day
+from datalake_platform_tests.conftest import REPO, _wait_for, free_port, land_cdnow_day
 
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 DAYS = 45  # enough work that the run is still going when the worker dies
@@ -43,19 +42,44 @@ class StandaloneCluster:
 
     def _start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.work / f"{name}.log", "wb")
-        proc = subprocess.Popen([str(SPARK_CLASS), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(SPARK_CLASS), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
         self.processes.append(proc)
         return proc
 
     def start(self, workers: int) -> list[subprocess.Popen]:
-        self._start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--webui-port", str(self.ui_port))
+        self._start(
+            "master",
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--webui-port",
+            str(self.ui_port),
+        )
         started = []
         for i in range(workers):
             work_dir = self.work / f"worker{i}"
             work_dir.mkdir()
-            started.append(self._start(f"worker{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
-                                       "--cores", "1", "--memory", "1g", "--webui-port", str(free_port()), "--work-dir", str(work_dir)))
+            started.append(
+                self._start(
+                    f"worker{i}",
+                    "org.apache.spark.deploy.worker.Worker",
+                    self.url,
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    "1",
+                    "--memory",
+                    "1g",
+                    "--webui-port",
+                    str(free_port()),
+                    "--work-dir",
+                    str(work_dir),
+                )
+            )
         _wait_for(lambda: self._expect(len(self.alive_workers()) == workers), timeout=120)
         return started
 
@@ -107,16 +131,28 @@ def test_the_transactions_domain_survives_a_worker_killed_mid_run(cluster, cdnow
     landed = sum(land_cdnow_day(storage, cdnow, day) for day in days)
     workers = cluster.start(workers=2)
 
-    env = {**os.environ, "DATALAKE_ROOT": storage.location, "DATALAKE_SPARK_MASTER": cluster.url, "PYTHONPATH": str(REPO),
-           "DAGSTER_HOME": str(tmp_path / "dagster")}
+    env = {
+        **os.environ,
+        "DATALAKE_ROOT": storage.location,
+        "DATALAKE_SPARK_MASTER": cluster.url,
+        "PYTHONPATH": str(REPO),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
     env.pop("DATALAKE_SPARK_REMOTE", None)
     log_path = tmp_path / "run.log"
     with open(log_path, "wb") as log:
-        run = subprocess.Popen([sys.executable, str(Path(__file__).with_name("run_transactions.py"))], cwd=tmp_path, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("run_transactions.py"))],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             # Mid-run: the ingestion step has listed its files and both executors are working.
-            _wait_for(lambda: cluster._expect(b"landing files for" in log_path.read_bytes() and _executors(cluster) == 2), 300)
+            _wait_for(
+                lambda: cluster._expect(b"landing files for" in log_path.read_bytes() and _executors(cluster) == 2), 300
+            )
             cluster.kill(workers[1])
             assert run.poll() is None, "the run ended before the worker was killed"
             _wait_for(lambda: cluster._expect(len(cluster.alive_workers()) == 1), 120)
@@ -126,7 +162,7 @@ def test_the_transactions_domain_survives_a_worker_killed_mid_run(cluster, cdnow
                 run.kill()
     output = log_path.read_text(errors="replace")
     assert run.returncode == 0, output[-5000:]
-    [summary] = [json.loads(line[len("RESULT "):]) for line in output.splitlines() if line.startswith("RESULT ")]
+    [summary] = [json.loads(line[len("RESULT ") :]) for line in output.splitlines() if line.startswith("RESULT ")]
     assert [s["success"] for s in summary] == [True, True] and not any(s["failed_checks"] for s in summary)
     assert "Telling app of lost executor" in (tmp_path / "master.log").read_text()  # the app did lose one
 

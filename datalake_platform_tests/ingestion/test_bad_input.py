@@ -26,15 +26,28 @@ BAD_FILES = {
     "latin1.csv": (HEADER + "Jos\xe9,19970102,1,1.00\n".encode("latin-1"), {2: "not_utf8"}),
     "long_line.csv": (HEADER + b"00001,19970102,1,1.00,x" + b"x" * MAX_LINE_CHARS + b"\n", {2: "line_too_long"}),
     "decimal_comma.csv": (HEADER + b"00001,19970102,1,5,00\n", {2: "wrong_field_count"}),
-    "date_formats.csv": (HEADER + b"00001,1997-01-02,1,1.00\n00001,02/01/1997,1,1.00\n", {2: "unparseable_date", 3: "unparseable_date"}),
-    "amounts.csv": (HEADER + b"00001,19970102,1,-1.00\n00001,19970102,1,99999999999.99\n00001,19970102,1,1.001\n",
-                    {2: "negative_amount", 3: "unparseable_amount", 4: "unparseable_amount"}),
+    "date_formats.csv": (
+        HEADER + b"00001,1997-01-02,1,1.00\n00001,02/01/1997,1,1.00\n",
+        {2: "unparseable_date", 3: "unparseable_date"},
+    ),
+    "amounts.csv": (
+        HEADER + b"00001,19970102,1,-1.00\n00001,19970102,1,99999999999.99\n00001,19970102,1,1.001\n",
+        {2: "negative_amount", 3: "unparseable_amount", 4: "unparseable_amount"},
+    ),
     "blank_person.csv": (HEADER + b" ,19970102,1,1.00\n,19970102,1,1.00\n", {2: "missing_person", 3: "missing_person"}),
     # Whitespace inside an id (spaces around it are trimmed): a tab, a space, a form feed.
-    "malformed_person.csv": (HEADER + b"00001\t,19970102,1,1.00\n000 02,19970102,1,1.00\n\x0c00003,19970102,1,1.00\n", {2: "malformed_person", 3: "malformed_person", 4: "malformed_person"}),
-    "field_counts.csv": (HEADER + b"00001,19970102,1,1.00,extra\n00001,19970102\n", {2: "wrong_field_count", 3: "wrong_field_count"}),
-    "quantities.csv": (HEADER + b"00001,19970102,0,1.00\n00001,19970102,100000,1.00\n00001,19970102,1.5,1.00\n",
-                       {2: "quantity_out_of_range", 3: "quantity_out_of_range", 4: "unparseable_quantity"}),
+    "malformed_person.csv": (
+        HEADER + b"00001\t,19970102,1,1.00\n000 02,19970102,1,1.00\n\x0c00003,19970102,1,1.00\n",
+        {2: "malformed_person", 3: "malformed_person", 4: "malformed_person"},
+    ),
+    "field_counts.csv": (
+        HEADER + b"00001,19970102,1,1.00,extra\n00001,19970102\n",
+        {2: "wrong_field_count", 3: "wrong_field_count"},
+    ),
+    "quantities.csv": (
+        HEADER + b"00001,19970102,0,1.00\n00001,19970102,100000,1.00\n00001,19970102,1.5,1.00\n",
+        {2: "quantity_out_of_range", 3: "quantity_out_of_range", 4: "unparseable_quantity"},
+    ),
     "día de compras.csv": (HEADER + b"00009,19970102,1,9.99\n", {}),
     "crlf.csv": (HEADER.replace(b"\n", b"\r\n") + b"00010,19970102,2,3.00\r\n", {}),
 }
@@ -45,7 +58,10 @@ QUOTED = (
 )
 BAD_FILES["quoted.csv"] = (QUOTED, {3: "unparseable_amount"})
 # An unterminated quote runs to the end of the file: one record, whose last field is not an amount.
-BAD_FILES["unterminated_quote.csv"] = (HEADER + b'00014,19970102,1,"1.00\n00015,19970102,1,1.00\n', {2: "unparseable_amount"})
+BAD_FILES["unterminated_quote.csv"] = (
+    HEADER + b'00014,19970102,1,"1.00\n00015,19970102,1,1.00\n',
+    {2: "unparseable_amount"},
+)
 BAD_FILES["purchases.jsonl"] = (
     b'{"customer_id": "00016", "date": "19970102", "number_of_cds": 1, "dollar_value": 2.00}\n'
     b'{"customer_id": "00017", "date": "19970102"\n'  # truncated object
@@ -80,10 +96,21 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
 
     quarantined = pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), DAY))
     got = {(r.source_file, r.line_number): r.reason for r in quarantined.itertuples()}
-    expected = {(f"dt={DAY}/{name}", line): reason for name, (_, reasons) in BAD_FILES.items() for line, reason in reasons.items()}
+    expected = {
+        (f"dt={DAY}/{name}", line): reason
+        for name, (_, reasons) in BAD_FILES.items()
+        for line, reason in reasons.items()
+    }
     assert got == expected
 
-    good_rows = {"truncated.csv": 1, "día de compras.csv": 1, "crlf.csv": 1, "quoted.csv": 2, "purchases.jsonl": 1, "good.csv.gz": 1}
+    good_rows = {
+        "truncated.csv": 1,
+        "día de compras.csv": 1,
+        "crlf.csv": 1,
+        "quoted.csv": 2,
+        "purchases.jsonl": 1,
+        "good.csv.gz": 1,
+    }
     universal = pd.read_parquet(lake.partition_uri(PURCHASES, DAY))
     assert len(universal) == landed + sum(good_rows.values())
     assert json.loads(universal[universal.ID_PERSONA == "00013"]._rescued_data.iloc[0]) == {"note": "two\nlines"}
@@ -116,7 +143,10 @@ def test_a_line_that_is_not_utf8_keeps_its_exact_bytes_in_quarantine(lake, lande
 
 
 def test_the_records_of_a_malformed_day_folder_are_quarantined_whole(lake, landed):
-    misplaced = {"19970102": b"00001,19970102,1,1.00\n00002,19970102,2,2.00\n", "1997-13-01": b"00003,19970102,1,3.00\n"}
+    misplaced = {
+        "19970102": b"00001,19970102,1,1.00\n00002,19970102,2,2.00\n",
+        "1997-13-01": b"00003,19970102,1,3.00\n",
+    }
     for folder, body in misplaced.items():
         lake.write_bytes(f"{lake.partition_uri(LANDING_PURCHASES, folder)}/a.csv", HEADER + body)
     before = _landing_snapshot(lake)

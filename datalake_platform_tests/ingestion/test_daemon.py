@@ -43,7 +43,14 @@ def daemon(tmp_path):
     # The instance's SQLite storages are created here, before the daemon and its code server
     # start: processes creating them at once can both stamp a schema version (two alembic heads).
     instance = dg.DagsterInstance.from_config(str(home))
-    proc = subprocess.Popen([binary, "run", "-w", "workspace.yaml"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [binary, "run", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         with instance:
             yield instance, root, proc

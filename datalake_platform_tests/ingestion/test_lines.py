@@ -16,7 +16,20 @@ def _expected(data: bytes) -> int:
     return sum(1 for p in parts if p.strip(b" "))
 
 
-EDGES = [b"", b"a", b"a\n", b"a\n\n", b"\n", b"  \n a\n", b"a\r\nb\r\n\r\n", b"a\rb\r\r", b"a\r\r\nb", b"\t\n", b" ", b"x\r"]
+EDGES = [
+    b"",
+    b"a",
+    b"a\n",
+    b"a\n\n",
+    b"\n",
+    b"  \n a\n",
+    b"a\r\nb\r\n\r\n",
+    b"a\rb\r\r",
+    b"a\r\r\nb",
+    b"\t\n",
+    b" ",
+    b"x\r",
+]
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64 << 20])

@@ -59,7 +59,9 @@ def test_a_file_ingested_first_keeps_its_rows_whichever_day_is_rerun(lake, cdnow
     assert entries[f"dt={LATER}/late.csv"].duplicate_of == f"dt={DAY}/cdnow_{DAY}.csv"
     assert entries[f"dt={DAY}/cdnow_{DAY}.csv"].duplicate_of is None
     # A day's entries alone (what nothing_lost reads for a run of that day), not the whole history.
-    assert [e.source_file for e in manifest.read(lake, LANDING_PURCHASES, [LATER, "1999-01-01"])] == [f"dt={LATER}/late.csv"]
+    assert [e.source_file for e in manifest.read(lake, LANDING_PURCHASES, [LATER, "1999-01-01"])] == [
+        f"dt={LATER}/late.csv"
+    ]
     assert entries[f"dt={DAY}/cdnow_{DAY}.csv"].sha256 == entries[f"dt={LATER}/late.csv"].sha256
 
 

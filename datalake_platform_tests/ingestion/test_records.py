@@ -36,16 +36,20 @@ def test_lines_keep_provenance_for_every_line_ending(spark, lake, name, data):
     assert {r.dt for r in rows} == {DAY} and {r.source_file for r in rows} == {f"dt={DAY}/{name}"}
     assert rows[0].header == ["customer_id", "date"]
     assert rows[0].fields == ["00001", "19970102", "1", "11.77"]
-    assert (rows[0]._position_of_date, rows[0]._position_of_customer_id, rows[0].missing_columns) == (2, 1, "dollar_value")
+    assert (rows[0]._position_of_date, rows[0]._position_of_customer_id, rows[0].missing_columns) == (
+        2,
+        1,
+        "dollar_value",
+    )
     assert count_records(spark, files) == {DAY: 3}  # the independent count agrees
 
 
 def test_quoted_fields_keep_their_delimiters_and_line_breaks(spark, lake):
     text = (
-        'customer_id,date,number_of_cds,dollar_value,comment\n'
+        "customer_id,date,number_of_cds,dollar_value,comment\n"
         '"00001","19970102","1","1.00",plain\n'
         '00002,19970102,1,2.50,"gift, wrapped\nwith a ""card"""\n'
-        '\n'
+        "\n"
         '00003,19970102,1,"1,234.50",\n'
     )
     files = _land(lake, "quoted.csv", text.encode())
@@ -76,7 +80,11 @@ def test_json_lines_are_records_matched_by_key(spark, lake):
     rows = {r.line_number: r for r in read_records(spark, files, COLUMNS).collect()}
     assert sorted(rows) == [1, 3, 4, 5]  # line numbers of the file, blank line skipped
     first = rows[1]
-    assert (first.fields[first._position_of_dollar_value - 1], first.missing_columns, first.malformed) == ("11.77", "", None)
+    assert (first.fields[first._position_of_dollar_value - 1], first.missing_columns, first.malformed) == (
+        "11.77",
+        "",
+        None,
+    )
     assert json.loads(first.rescued_data) == {"channel": '{"web":true}'}
     assert (rows[3].missing_columns, rows[3].malformed) == ("date", None)
     assert rows[4].malformed == rows[5].malformed == "malformed_record"
@@ -119,8 +127,16 @@ def test_landing_is_counted_per_file_by_other_readers_whatever_the_line_endings(
         files = _land(lake, name, data)
     counted = count_landing(spark, files, on_driver=on_driver)
     assert {f.name: counted.records[f.relative_path] for f in files} == {
-        "lf.csv": 2, "crlf.csv": 2, "cr.csv": 2, "cr_crlf.csv": 1, "spaces.csv": 2, "latin1.csv": 1,
-        "quoted.csv": 2, "rows.jsonl": 2, "empty.csv": 0, "header_only.csv": 0,
+        "lf.csv": 2,
+        "crlf.csv": 2,
+        "cr.csv": 2,
+        "cr_crlf.csv": 1,
+        "spaces.csv": 2,
+        "latin1.csv": 1,
+        "quoted.csv": 2,
+        "rows.jsonl": 2,
+        "empty.csv": 0,
+        "header_only.csv": 0,
     }
     assert counted.quoted == {f"dt={DAY}/quoted.csv"}
     assert per_day(files, counted.records) == {DAY: 14}

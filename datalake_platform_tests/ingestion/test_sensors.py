@@ -11,12 +11,12 @@ import time
 import dagster as dg
 import pytest
 
+from datalake_platform.compat.dagster import partition_range_tags
 from datalake_platform.domains.transactions.tables import LANDING
 from datalake_platform.ingestion.landing import LandingTable, scan_landing
 from datalake_platform.ingestion.sensors import MAX_DAYS_PER_RUN, Cursor, landing_sensor, plan_tick
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.resources import LakeResource
-from datalake_platform.compat.dagster import partition_range_tags
 from datalake_platform_tests.conftest import land, materialize
 
 purchases_files = landing_sensor(LANDING)
@@ -29,7 +29,9 @@ def _land_day(lake: LakeStorage, day: str, name: str = "a.csv") -> str:
     return land(lake, day, name, CSV.format(compact=day.replace("-", "")))
 
 
-def tick(lake: LakeStorage, instance: dg.DagsterInstance, cursor: str | None, sensor=purchases_files) -> dg.SensorResult:
+def tick(
+    lake: LakeStorage, instance: dg.DagsterInstance, cursor: str | None, sensor=purchases_files
+) -> dg.SensorResult:
     resources = {"lake": LakeResource(root=lake.location)}
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:  # nested resources
         result = sensor(context)
@@ -61,7 +63,11 @@ def test_new_days_become_partitions_and_are_requested_once(lake, instance):
     for day in ["1997-01-01", "1997-01-02", "2026-11-24"]:  # a day far beyond the sample's range too
         _land_day(lake, day)
     first = tick(lake, instance, None)
-    assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == ["1997-01-01", "1997-01-02", "2026-11-24"]
+    assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == [
+        "1997-01-01",
+        "1997-01-02",
+        "2026-11-24",
+    ]
     assert _requested(first) == [("1997-01-01", "2026-11-24")]  # consecutive partitions: one run
     again = tick(lake, instance, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
@@ -72,7 +78,12 @@ def test_days_a_run_outside_the_sensor_ingested_are_not_requested_again(lake, in
     """`datalake demo` (or a backfill) ingests without the sensor: its first tick must not ingest again."""
     for day in ["1997-01-01", "1997-01-02", "1997-01-03"]:
         _land_day(lake, day)
-    ingested = materialize(lake, "universal/transactions/purchases", instance=instance, tags=partition_range_tags("1997-01-01", "1997-01-02"))
+    ingested = materialize(
+        lake,
+        "universal/transactions/purchases",
+        instance=instance,
+        tags=partition_range_tags("1997-01-01", "1997-01-02"),
+    )
     assert ingested.success
     first = tick(lake, instance, None)
     assert _requested(first) == [("1997-01-03", "1997-01-03")]  # the day no run ingested yet
@@ -108,7 +119,9 @@ def test_the_cursor_survives_a_restart_of_the_daemon(lake, instance):
 
 
 def test_a_folder_with_a_completion_marker_waits_for_it(lake, instance):
-    marked = landing_sensor(LandingTable(LANDING.ref, LANDING.partitions, LANDING.targets, completion_marker="_SUCCESS"))
+    marked = landing_sensor(
+        LandingTable(LANDING.ref, LANDING.partitions, LANDING.targets, completion_marker="_SUCCESS")
+    )
     _land_day(lake, "1997-01-01")
     waiting = tick(lake, instance, None, sensor=marked)
     assert waiting.run_requests == [] and LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == []
@@ -148,8 +161,8 @@ def test_a_day_folder_with_no_data_file_yet_is_not_a_partition(lake, instance):
 def test_many_changed_days_are_batched_into_ranges_of_consecutive_partitions():
     """Pure planning: consecutive changed partitions share a run, at most MAX_DAYS_PER_RUN days each."""
     known = [f"d{i:04d}" for i in range(1000)]
-    cursor = Cursor(digests={d: "old" for d in known})
-    changed = {d: "new" for d in known[:500] + known[600:601]}
+    cursor = Cursor(digests=dict.fromkeys(known, "old"))
+    changed = dict.fromkeys(known[:500] + known[600:601], "new")
     scan_digests = {**cursor.digests, **changed, "new-day": "x"}
     from datalake_platform.ingestion.landing import LandingScan
 

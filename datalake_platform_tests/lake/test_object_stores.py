@@ -23,9 +23,9 @@ import pytest
 from datalake_platform.domains.transactions.tables import LANDING, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.object_store import COMMIT_MARKER
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
-from datalake_platform.lake.tables import TableRef, Zone
+from datalake_platform.lake.table_refs import TableRef, Zone
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table, write_partitions
+from datalake_platform.spark.table_io import read_table, write_partitions
 from datalake_platform_tests.conftest import REPO, check_results, land, land_cdnow_day, materialize
 
 TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")

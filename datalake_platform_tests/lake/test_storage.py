@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datalake_platform.lake.storage import is_data_file
-from datalake_platform.lake.tables import TableRef, Zone
+from datalake_platform.lake.table_refs import TableRef, Zone
 
 TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")
 

@@ -19,8 +19,31 @@ LEFT_TO_REGEX = [
     r"^(?:\S+(?![\s\S]))",
 ]
 # Text, and bytes that are not UTF-8 (Java decodes each bad byte to U+FFFD, which `\S` matches).
-TEXTS = ["", "a", "00001", " a", "a ", "a\n", "a\r\n", "\r", "a\tb", "a\x0bb", "a\fb", "\u00a0", "\u2028", "\x1c",
-         "é", "日本", "a,b", "a;", "x|y", "]", "a.b", "back\\slash", "😀"]
+TEXTS = [
+    "",
+    "a",
+    "00001",
+    " a",
+    "a ",
+    "a\n",
+    "a\r\n",
+    "\r",
+    "a\tb",
+    "a\x0bb",
+    "a\fb",
+    "\u00a0",
+    "\u2028",
+    "\x1c",
+    "é",
+    "日本",
+    "a,b",
+    "a;",
+    "x|y",
+    "]",
+    "a.b",
+    "back\\slash",
+    "😀",
+]
 BYTES = [b"\xff", b"\xc3 ", b"ab\xe2\x80", b"\xed\xa0\x80x", b"\xf0\x9f\x98"]
 
 

@@ -17,7 +17,7 @@ from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.quality import validation
 from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.quality.validation import ContractAudit, compile_rules, spark_schema, validate
-from datalake_platform.spark.tables import write_partitions, write_table
+from datalake_platform.spark.table_io import write_partitions, write_table
 
 GOOD_ID = "19970101-0123456789ab-2"
 D1, D2 = dt.date(1997, 1, 1), dt.date(1997, 1, 2)
@@ -29,7 +29,13 @@ def _purchases(spark, rows):
 
 
 def test_valid_rows_pass(spark):
-    df = _purchases(spark, [(GOOD_ID, "00001", D1, 1, Decimal("11.77"), D1), ("19970102-0123456789ab-2", "00002", D2, 3, Decimal("0.00"), D2)])
+    df = _purchases(
+        spark,
+        [
+            (GOOD_ID, "00001", D1, 1, Decimal("11.77"), D1),
+            ("19970102-0123456789ab-2", "00002", D2, 3, Decimal("0.00"), D2),
+        ],
+    )
     report = validate(Purchases, df, PURCHASES_TABLE_RULES)
     assert report.passed
     assert report.rows == {"1997-01-01": 1, "1997-01-02": 1}
@@ -60,7 +66,12 @@ def test_failures_are_counted_per_rule_and_partition(spark):
 
 def test_sequenced_keys_are_proved_unique_by_prefix_and_number(spark):
     """`<prefix>-<n>` keys are counted in bitmaps; a key that only looks repeated is counted exactly."""
-    ids = ["19970101-aaaaaaaaaaaa-2", "19970101-aaaaaaaaaaaa-3", "19970101-bbbbbbbbbbbb-2", "19970101-aaaaaaaaaaaa-40002"]
+    ids = [
+        "19970101-aaaaaaaaaaaa-2",
+        "19970101-aaaaaaaaaaaa-3",
+        "19970101-bbbbbbbbbbbb-2",
+        "19970101-aaaaaaaaaaaa-40002",
+    ]
     row = lambda i: (i, "00001", D1, 1, Decimal("1.00"), D1)  # noqa: E731
     assert validate(Purchases, _purchases(spark, [row(i) for i in ids])).passed
     # "-02" maps to the same number as "-2": suspected, then found distinct; ids[3] really repeats.
@@ -127,7 +138,9 @@ def test_staged_keys_are_proved_unique_alike_on_the_driver_and_by_spark(spark, t
     partitions) or with a Spark job: both find the same repeats, and nothing is published."""
     driver_counts = []
     counted = StagedFiles.distinct_keys
-    monkeypatch.setattr(StagedFiles, "distinct_keys", lambda self, cols: driver_counts.append(cols) or counted(self, cols))
+    monkeypatch.setattr(
+        StagedFiles, "distinct_keys", lambda self, cols: driver_counts.append(cols) or counted(self, cols)
+    )
     if prover == "spark":
         monkeypatch.setattr(validation, "DRIVER_KEY_ROWS", 0)
     storage, days = LocalLakeStorage(str(tmp_path)), ["1997-01-01", "1997-01-02"]
@@ -137,12 +150,17 @@ def test_staged_keys_are_proved_unique_alike_on_the_driver_and_by_spark(spark, t
     assert write_partitions(twice, storage, PURCHASES, days, audit) == {"1997-01-01": 1, "1997-01-02": 2}
     assert audit.report.failures == {"1997-01-02": {"ID_TRANSACCION:unique": 1}}
     # The partition column as the key (it is in the folders' names, not in the files).
-    sales = spark.createDataFrame([(1, 1, 1, Decimal("1.00"), D1)] * 2 + [(1, 1, 1, Decimal("1.00"), D2)], spark_schema(DailySales))
+    sales = spark.createDataFrame(
+        [(1, 1, 1, Decimal("1.00"), D1)] * 2 + [(1, 1, 1, Decimal("1.00"), D2)], spark_schema(DailySales)
+    )
     audit = ContractAudit(DailySales)
     write_partitions(sales, storage, DAILY_SALES, days, audit)
     assert audit.report.failures == {"1997-01-01": {"dt:unique": 1}}
     # A whole table: a person twice.
-    report = spark.createDataFrame([("00001", Decimal("1.00"), 1, D1, D1)] * 2 + [("00002", Decimal("1.00"), 1, D1, D1)], spark_schema(ReportByPerson))
+    report = spark.createDataFrame(
+        [("00001", Decimal("1.00"), 1, D1, D1)] * 2 + [("00002", Decimal("1.00"), 1, D1, D1)],
+        spark_schema(ReportByPerson),
+    )
     audit = ContractAudit(ReportByPerson, partitioned=False)
     assert write_table(report, storage, REPORT_BY_PERSON, audit) == 3
     assert audit.report.failures == {"all": {"ID_PERSONA:unique": 1}}
@@ -152,8 +170,12 @@ def test_staged_keys_are_proved_unique_alike_on_the_driver_and_by_spark(spark, t
 
 def test_staged_files_count_keys_of_several_columns(tmp_path):
     for name, rows in {"a": [(1, "x"), (1, "y"), (1, "x")], "b": [(2, "x")]}.items():
-        pq.write_table(pyarrow.table({"n": [r[0] for r in rows], "s": [r[1] for r in rows]}), tmp_path / f"{name}.parquet")
-    files = StagedFiles(fsspec.filesystem("file"), {"p": [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], "q": []})
+        pq.write_table(
+            pyarrow.table({"n": [r[0] for r in rows], "s": [r[1] for r in rows]}), tmp_path / f"{name}.parquet"
+        )
+    files = StagedFiles(
+        fsspec.filesystem("file"), {"p": [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")], "q": []}
+    )
     assert files.distinct_keys(["n", "s"]) == {"p": 3, "q": 0}
     assert files.distinct_keys(["s"]) == {"p": 2, "q": 0}
     assert files.as_one().distinct_keys(["n"]) == {"all": 2}
@@ -175,4 +197,7 @@ def test_many_text_keys_are_counted_in_buckets_alike(tmp_path, monkeypatch):
     assert sum(len(b) for b in buckets) == len(values) and len({b for b in range(4) if len(buckets[b])}) > 1
     assert files.distinct_keys(["k"]) == {"all": expected}
     with ThreadPoolExecutor(2) as pool:
-        assert staged_files._distinct([pyarrow.table({"k": pyarrow.array([None, None], pyarrow.string())})], ["k"], pool) == 1
+        assert (
+            staged_files._distinct([pyarrow.table({"k": pyarrow.array([None, None], pyarrow.string())})], ["k"], pool)
+            == 1
+        )

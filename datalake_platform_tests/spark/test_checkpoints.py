@@ -9,10 +9,10 @@ from datalake_platform.domains.transactions.enrichment import enrichment_steps
 from datalake_platform.domains.transactions.enrichment_assets import PIPELINE, PURCHASE_FEATURES
 from datalake_platform.domains.transactions.schemas import Purchases
 from datalake_platform.domains.transactions.tables import PURCHASES
-from datalake_platform.lake.tables import ServiceArea, TableRef
+from datalake_platform.lake.table_refs import ServiceArea, TableRef
 from datalake_platform.quality.validation import spark_schema
-from datalake_platform.spark.checkpoints import CheckpointPolicy, apply, cut_reason, run_checkpointed, segments
-from datalake_platform.spark.tables import read_table, write_table
+from datalake_platform.spark.checkpoint_planner import CheckpointPolicy, apply, cut_reason, run_checkpointed, segments
+from datalake_platform.spark.table_io import read_table, write_table
 from datalake_platform_tests.conftest import land_cdnow_day, materialize
 
 HUGE = 1 << 60
@@ -30,7 +30,9 @@ def test_segments_follow_the_cuts():
     steps = enrichment_steps(8)
     parts = segments(steps, ["s02_running_sum", "s05_rank"])
     assert [[s.name for s in p] for p in parts] == [
-        ["s00_base", "s01_scale", "s02_running_sum"], ["s03_lag", "s04_minus_person_mean", "s05_rank"], ["s06_log", "s07_collect"],
+        ["s00_base", "s01_scale", "s02_running_sum"],
+        ["s03_lag", "s04_minus_person_mean", "s05_rank"],
+        ["s06_log", "s07_collect"],
     ]
     with pytest.raises(ValueError):
         segments(steps, ["nope"])
@@ -39,9 +41,11 @@ def test_segments_follow_the_cuts():
 def _purchases(spark, n=600):
     i = F.col("id")
     return spark.range(n).select(
-        F.substring(F.sha2(i.cast("string"), 256), 1, 32).alias("ID_TRANSACCION"), (i % 40).cast("string").alias("ID_PERSONA"),
+        F.substring(F.sha2(i.cast("string"), 256), 1, 32).alias("ID_TRANSACCION"),
+        (i % 40).cast("string").alias("ID_PERSONA"),
         F.date_add(F.lit("1997-01-01").cast("date"), (i % 200).cast("int")).alias("FECHA"),
-        (i % 3 + 1).cast("int").alias("CANTIDAD"), (i % 97 + 0.5).cast("decimal(12,2)").alias("MONTO"),
+        (i % 3 + 1).cast("int").alias("CANTIDAD"),
+        (i % 97 + 0.5).cast("decimal(12,2)").alias("MONTO"),
     )
 
 
@@ -76,7 +80,12 @@ def test_checkpointed_run_cuts_where_the_policy_says_and_equals_the_unbroken_lin
     assert len(got) == 600 and (got["ID_TRANSACCION"] == unbroken["ID_TRANSACCION"]).all()
     assert all(pytest.approx(a, rel=1e-9, abs=1e-9) == b for a, b in zip(got["features"], unbroken["features"]))
     # A memory budget alone cuts too, as soon as the estimates of a segment's intermediates reach it.
-    small = run_checkpointed(_purchases(spark), enrichment_steps(8), CheckpointPolicy(memory_budget_bytes=40_000, max_plan_nodes=10**6), lambda k, df: df.localCheckpoint())
+    small = run_checkpointed(
+        _purchases(spark),
+        enrichment_steps(8),
+        CheckpointPolicy(memory_budget_bytes=40_000, max_plan_nodes=10**6),
+        lambda k, df: df.localCheckpoint(),
+    )
     assert small.cuts and all(small.reasons[c].startswith("memory") for c in small.cuts)
 
 
@@ -97,12 +106,16 @@ def test_the_checkpoint_assets_materialize_and_equal_the_unbroken_pipeline(spark
     expected = _sorted(apply(read_table(spark, lake, PURCHASES, spark_schema(Purchases)), PIPELINE.steps))
     got = pd.read_parquet(lake.table_uri(PURCHASE_FEATURES)).sort_values("ID_TRANSACCION").reset_index(drop=True)
     assert (got["ID_TRANSACCION"] == expected["ID_TRANSACCION"]).all() and len(got["features"][0]) == 34
-    assert all(pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(got["features"], expected["features"]))
+    assert all(
+        pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(got["features"], expected["features"])
+    )
     # Re-run from the last checkpoint only: the output is rebuilt from it, the same.
     again = materialize(lake, dg.AssetSelection.assets(dg.AssetKey(PURCHASE_FEATURES.key_path)))
     assert again.success
     rerun = pd.read_parquet(lake.table_uri(PURCHASE_FEATURES)).sort_values("ID_TRANSACCION").reset_index(drop=True)
-    assert all(pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(rerun["features"], got["features"]))
+    assert all(
+        pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(rerun["features"], got["features"])
+    )
 
 
 def test_the_recorded_plan_names_real_steps_and_the_graph_follows_it():

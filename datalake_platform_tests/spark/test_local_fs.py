@@ -70,7 +70,10 @@ def test_built_once_then_used_without_javac(monkeypatch, tmp_path):
     assert jar is not None and jar.parent == tmp_path / "jars" / "local_fs"
     assert "datalake_platform/hadoop/LocalFileSystem$Raw.class" in zipfile.ZipFile(jar).namelist()
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jre"))
-    assert local_fs.session_conf() == {"spark.driver.extraClassPath": str(jar), "spark.hadoop.fs.file.impl": local_fs.CLASS}
+    assert local_fs.session_conf() == {
+        "spark.driver.extraClassPath": str(jar),
+        "spark.hadoop.fs.file.impl": local_fs.CLASS,
+    }
 
 
 @needs_javac

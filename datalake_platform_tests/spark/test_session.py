@@ -21,7 +21,12 @@ def test_a_driver_thread_waits_until_a_job_started_after_it_runs(spark):
     tracker = spark.sparkContext.statusTracker()
     before = set(tracker.getJobIdsForGroup())
     seen: list[set] = []
-    waiter = threading.Thread(target=lambda: (wait_until_running(spark, timeout_s=120), seen.append(set(tracker.getJobIdsForGroup()) - before)))
+    waiter = threading.Thread(
+        target=lambda: (
+            wait_until_running(spark, timeout_s=120),
+            seen.append(set(tracker.getJobIdsForGroup()) - before),
+        )
+    )
     waiter.start()
     time.sleep(0.5)
     assert waiter.is_alive() and not seen  # jobs that ran before the call do not count

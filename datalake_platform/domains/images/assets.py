@@ -31,7 +31,7 @@ from datalake_platform.ml.metrics import confusion_markdown
 from datalake_platform.ml.plots import curve_markdown
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table, write_table
+from datalake_platform.spark.table_io import read_table, write_table
 
 Results = Iterator[dg.AssetCheckResult | dg.MaterializeResult]
 SHAPE = (HEIGHT, WIDTH, CHANNELS)
@@ -101,8 +101,13 @@ class CnnConfig(dg.Config):
         """What decides the weights besides the data (not where it runs): part of the model's version."""
         from datalake_platform.domains.images.cnn import ARCHITECTURE
 
-        return {"architecture": ARCHITECTURE, "epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "seed": self.seed}
+        return {
+            "architecture": ARCHITECTURE,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+        }
 
 
 def _loader(lake: LakeResource, config: CnnConfig, device, split: str | None, shuffle: bool, epoch: int = 0):
@@ -111,13 +116,20 @@ def _loader(lake: LakeResource, config: CnnConfig, device, split: str | None, sh
     from datalake_platform.ml.shards import ParquetShards, parquet_shards
 
     dataset = ParquetShards(
-        lake.storage, parquet_shards(lake.storage, TENSORS), SHAPE, config.batch_size, split,
+        lake.storage,
+        parquet_shards(lake.storage, TENSORS),
+        SHAPE,
+        config.batch_size,
+        split,
         shuffle_seed=config.seed if shuffle else None,
     )
     dataset.set_epoch(epoch)
     workers = config.loader_workers
     return DataLoader(
-        dataset, batch_size=None, num_workers=workers, pin_memory=device.type == "cuda",
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
         prefetch_factor=4 if workers else None,
     )
 
@@ -132,7 +144,9 @@ def _loader(lake: LakeResource, config: CnnConfig, device, split: str | None, sh
     "shards, streamed; CUDA when present, else the CPU. Saved in the smart zone under version=<hash of the "
     "tensor table and the training spec>. Metadata: test accuracy, loss per epoch (plot), images/s, device.",
 )
-def cnn_model(context: dg.AssetExecutionContext, config: CnnConfig, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+def cnn_model(
+    context: dg.AssetExecutionContext, config: CnnConfig, lake: LakeResource, spark: SparkResource
+) -> dg.MaterializeResult:
     from datalake_platform.domains.images import cnn
 
     tensors = read_table(spark.session(), lake.storage, TENSORS, spark_schema(Tensors))
@@ -197,11 +211,13 @@ def image_predictions(context: dg.AssetExecutionContext, lake: LakeResource, spa
     with lake.storage.fs.open(f"{store.uri(version)}/model.pt", "rb") as fh:
         model = cnn.from_bytes(fh.read(), device)
     split = read_table(spark.session(), lake.storage, TENSORS, spark_schema(Tensors)).select("image_id", "split")
-    scored = pd.DataFrame(cnn.predict(model, _loader(lake, CnnConfig(batch_size=512), device, None, shuffle=False), device))
+    scored = pd.DataFrame(
+        cnn.predict(model, _loader(lake, CnnConfig(batch_size=512), device, None, shuffle=False), device)
+    )
     scored = scored.astype({"label": "int32", "prediction": "int32"}).assign(model_version=version)
-    frame = spark.session().createDataFrame(scored, schema=(
-        "image_id string, label int, prediction int, probability double, model_version string"
-    ))
+    frame = spark.session().createDataFrame(
+        scored, schema=("image_id string, label int, prediction int, probability double, model_version string")
+    )
     predictions = frame.join(split, "image_id").select(*Predictions.to_schema().columns)
     audit = PREDICTIONS_CONTRACT.audit(context)
     rows = write_table(predictions, lake.storage, PREDICTIONS, audit)

@@ -24,9 +24,13 @@ def build_cnn() -> nn.Sequential:
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
     return nn.Sequential(
-        *block(CHANNELS, 32), *block(32, 64), *block(64, 128),  # 32x32 -> 16 -> 8 -> 4
+        *block(CHANNELS, 32),
+        *block(32, 64),
+        *block(64, 128),  # 32x32 -> 16 -> 8 -> 4
         nn.Flatten(),
-        nn.Linear(128 * 4 * 4, 256), nn.ReLU(inplace=True), nn.Dropout(0.3),
+        nn.Linear(128 * 4 * 4, 256),
+        nn.ReLU(inplace=True),
+        nn.Dropout(0.3),
         nn.Linear(256, len(CLASSES)),
     )
 

@@ -19,9 +19,17 @@ def decode_image(data: bytes) -> dict:
                 image = image.convert("RGB")  # a palette of RGB colours is still an RGB image
             shape = {"height": image.height, "width": image.width, "channels": len(image.getbands())}
             if (image.width, image.height) != (WIDTH, HEIGHT):
-                return {"reason": "wrong_size", "detail": f"{image.width}x{image.height}, expected {WIDTH}x{HEIGHT}", **shape}
+                return {
+                    "reason": "wrong_size",
+                    "detail": f"{image.width}x{image.height}, expected {WIDTH}x{HEIGHT}",
+                    **shape,
+                }
             if image.mode != "RGB":
-                return {"reason": "wrong_channels", "detail": f"mode {image.mode}: {shape['channels']} channel(s)", **shape}
+                return {
+                    "reason": "wrong_channels",
+                    "detail": f"mode {image.mode}: {shape['channels']} channel(s)",
+                    **shape,
+                }
             return {"reason": None, "detail": None, "tensor": image.tobytes(), **shape}
     except Exception as err:  # any decoder error is a property of the file, never a reason to fail the run
         return {"reason": "undecodable", "detail": f"{type(err).__name__}: {err}"[:300]}

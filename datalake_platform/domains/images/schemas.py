@@ -18,7 +18,9 @@ class Tensors(pa.DataFrameModel):
     height: T.IntegerType() = pa.Field(isin=[HEIGHT])
     width: T.IntegerType() = pa.Field(isin=[WIDTH])
     channels: T.IntegerType() = pa.Field(isin=[CHANNELS])
-    tensor: T.BinaryType() = pa.Field(description=f"{TENSOR_BYTES} bytes: uint8 RGB pixels in [height, width, channel] order")
+    tensor: T.BinaryType() = pa.Field(
+        description=f"{TENSOR_BYTES} bytes: uint8 RGB pixels in [height, width, channel] order"
+    )
     split: T.StringType() = pa.Field(isin=["train", "test"], description="by a hash of image_id")
 
     class Config:
@@ -36,7 +38,9 @@ class Predictions(pa.DataFrameModel):
     split: T.StringType() = pa.Field(isin=["train", "test"])
     label: T.IntegerType() = pa.Field(in_range={"min_value": 0, "max_value": len(CLASSES) - 1})
     prediction: T.IntegerType() = pa.Field(in_range={"min_value": 0, "max_value": len(CLASSES) - 1})
-    probability: T.DoubleType() = pa.Field(in_range={"min_value": 0, "max_value": 1}, description="softmax of the prediction")
+    probability: T.DoubleType() = pa.Field(
+        in_range={"min_value": 0, "max_value": 1}, description="softmax of the prediction"
+    )
     model_version: T.StringType() = pa.Field(str_matches=r"^[0-9a-f]{16}$")
 
     class Config:

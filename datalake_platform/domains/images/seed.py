@@ -103,8 +103,8 @@ def seed(storage: LakeStorage, settings: Settings | None = None, generated: int 
 
 
 def main() -> None:
-    from datalake_platform.lake.backends import storage_for_root
     from datalake_platform import settings
+    from datalake_platform.lake.backends import storage_for_root
 
     parser = argparse.ArgumentParser(description="Generate labelled 32x32 RGB images into the lake's landing zone.")
     parser.add_argument("--count", type=int, required=True)

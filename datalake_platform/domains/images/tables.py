@@ -1,6 +1,6 @@
 """The tables of the images domain. Landing keeps one folder per class: `{class_name}/{file}.png`."""
 
-from datalake_platform.lake.tables import TableRef, Zone
+from datalake_platform.lake.table_refs import TableRef, Zone
 
 LANDING_IMAGES = TableRef(Zone.LANDING, "images", "images")
 TENSORS = TableRef(Zone.UNIVERSAL, "images", "tensors")

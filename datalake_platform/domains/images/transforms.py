@@ -8,9 +8,9 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from datalake_platform.compat import spark as compat
 from datalake_platform.domains.images.decoding import decode_image
 from datalake_platform.domains.images.tables import CLASSES, TEST_SHARE
-from datalake_platform.compat import spark as compat
 
 SPLIT_SQL = f"CASE WHEN pmod(xxhash64(image_id, 42), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
 
@@ -79,4 +79,3 @@ def rejected_images(decoded: DataFrame) -> DataFrame:
     return decoded.where(F.col("reason").isNotNull()).select(
         "source_file", "size_bytes", "reason", "detail", "height", "width", "channels"
     )
-

@@ -27,7 +27,7 @@ from datalake_platform.ml.metrics import binary_metrics
 from datalake_platform.ml.plots import curve_markdown
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table, write_table
+from datalake_platform.spark.table_io import read_table, write_table
 
 Results = Iterator[dg.AssetCheckResult | dg.MaterializeResult]
 
@@ -100,7 +100,10 @@ def passenger_features(context: dg.AssetExecutionContext, lake: LakeResource, sp
     splits = {r["split"]: r["count"] for r in published.groupBy("split").count().collect()}
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(FEATURES), Features, rows=rows, rows_by_split=dg.MetadataValue.json(splits),
+            storage.table_uri(FEATURES),
+            Features,
+            rows=rows,
+            rows_by_split=dg.MetadataValue.json(splits),
             table_version=content_version(published),
         )
     )
@@ -195,7 +198,10 @@ def survival_predictions(context: dg.AssetExecutionContext, lake: LakeResource, 
     seen = correct.get
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            lake.storage.table_uri(SURVIVAL_PREDICTIONS), SurvivalPredictions, rows=rows, model_version=version,
+            lake.storage.table_uri(SURVIVAL_PREDICTIONS),
+            SurvivalPredictions,
+            rows=rows,
+            model_version=version,
             test_accuracy=seen["right"] / seen["test"] if seen["test"] else 0.0,
         )
     )

@@ -23,7 +23,7 @@ from datalake_platform.ml.metrics import binary_metrics
 from datalake_platform.quality.checks import Contract, NothingLost
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table
+from datalake_platform.spark.table_io import read_table
 
 PASSENGERS_CONTRACT = Contract(PASSENGERS, Passengers, partitioned=False)
 FEATURES_CONTRACT = Contract(FEATURES, Features, {"split:is_hashed": transforms.SPLIT_RULE}, partitioned=False)

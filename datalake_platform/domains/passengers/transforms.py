@@ -80,7 +80,7 @@ def _row_reasons() -> list[Column]:
 
 def classify_passengers(lines: DataFrame) -> DataFrame:
     """Landing lines parsed (quotes honoured) into `r.*` string fields, with a `reason` (null = good)."""
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "escape": "\""}  # RFC 4180: "" in quotes
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "escape": '"'}  # RFC 4180: "" in quotes
     parsed = lines.select("*", F.from_csv("raw_line", _RAW_SCHEMA, options).alias("r"))
     reason = F.lit(None).cast("string")
     for name, broken in reversed(list(zip(REASONS, _row_reasons()))):
@@ -131,9 +131,7 @@ def rejected_passengers(classified: DataFrame) -> DataFrame:
 
 # `test` for about TEST_SHARE% of passengers, by a hash of the id: the same on every run. Also a
 # table rule of the features contract, so a split computed any other way is caught.
-SPLIT_SQL = (
-    f"CASE WHEN pmod(xxhash64(CAST(PassengerId AS BIGINT), {SPLIT_SEED}), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
-)
+SPLIT_SQL = f"CASE WHEN pmod(xxhash64(CAST(PassengerId AS BIGINT), {SPLIT_SEED}), 100) < {TEST_SHARE} THEN 'test' ELSE 'train' END"
 SPLIT_RULE = f"split = {SPLIT_SQL}"
 
 
@@ -144,9 +142,11 @@ def features(passengers: DataFrame) -> DataFrame:
     the model); Embarked is one-hot over C, Q, S (unknown port: all zero); Sex is 1 for male.
     """
     with_split = passengers.withColumn("split", F.expr(SPLIT_SQL))
-    medians = with_split.where(F.col("split") == "train").agg(
-        F.median("Age").alias("age"), F.median("Fare").alias("fare")
-    ).first()
+    medians = (
+        with_split.where(F.col("split") == "train")
+        .agg(F.median("Age").alias("age"), F.median("Fare").alias("fare"))
+        .first()
+    )
     one_hot = lambda port: (F.coalesce(F.col("Embarked"), F.lit("")) == port).cast("double")  # noqa: E731
     out = with_split.select(
         "PassengerId",

@@ -1,7 +1,6 @@
 """The posts domain as assets: human scores -> labelled tweets -> sentiment model; landing posts -> the stream
 (universal posts, scored posts, metrics per minute), run `availableNow` as an asset or continuously as a job."""
 
-
 import queue
 import time
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from datalake_platform.ml.artifacts import ModelStore, content_version, model_ve
 from datalake_platform.ml.metrics import binary_metrics
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.spark.tables import read_table, write_table
+from datalake_platform.spark.table_io import read_table, write_table
 
 Results = Iterator[dg.AssetCheckResult | dg.MaterializeResult]
 
@@ -74,7 +73,11 @@ def labelled_tweets(context: dg.AssetExecutionContext, lake: LakeResource, spark
         classified.unpersist()
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(LABELLED_TWEETS), LabelledTweets, rows=rows, landing_files=len(files), quarantined_rows=quarantined
+            storage.table_uri(LABELLED_TWEETS),
+            LabelledTweets,
+            rows=rows,
+            landing_files=len(files),
+            quarantined_rows=quarantined,
         )
     )
 
@@ -89,7 +92,9 @@ def labelled_tweets(context: dg.AssetExecutionContext, lake: LakeResource, spark
     "labelled tweets; saved under version=<hash of the table and the spec>. Metrics are on the test split. The "
     "stream scores with the version last published, reloading it when a new one appears.",
 )
-def sentiment_model(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+def sentiment_model(
+    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource
+) -> dg.MaterializeResult:
     tweets = read_table(spark.session(), lake.storage, LABELLED_TWEETS, spark_schema(LabelledTweets))
     data_version = content_version(tweets)
     version = model_version(data_version, transforms.model_spec())
@@ -137,7 +142,10 @@ _DESCRIPTIONS = {
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            key=ref.key_path, group_name=ref.group_name, kinds={"spark", "parquet"}, owners=OWNERS,
+            key=ref.key_path,
+            group_name=ref.group_name,
+            kinds={"spark", "parquet"},
+            owners=OWNERS,
             deps=[landing_posts, sentiment_model] if ref != METRICS_PER_MINUTE else [],
             description=_DESCRIPTIONS[ref] + " Written by the posts stream (Spark Structured Streaming, checkpoint in "
             f"{STREAM_CHECKPOINT}); this asset runs it availableNow: every post landed so far, then stop.",
@@ -151,13 +159,18 @@ def posts_stream(context: dg.AssetExecutionContext, lake: LakeResource, spark: S
     storage, session = lake.storage, spark.session()
     reports = stream.run_available_now(session, storage)
     posts = sum(r.posts for r in reports)
-    context.log.info(f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected")
+    context.log.info(
+        f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected"
+    )
     yield from stream_check_results(session, storage)
     for ref, model in STREAM_TABLES.items():
         extra = {"micro_batches": len(reports), "posts_this_run": posts}
         if ref == POSTS:
             extra["quarantined_rows"] = storage.table_rows(POSTS.quarantine())
-        yield dg.MaterializeResult(asset_key=ref.key_path, metadata=table_metadata(storage.table_uri(ref), model, rows=storage.table_rows(ref), **extra))
+        yield dg.MaterializeResult(
+            asset_key=ref.key_path,
+            metadata=table_metadata(storage.table_uri(ref), model, rows=storage.table_rows(ref), **extra),
+        )
 
 
 class RealtimeConfig(dg.Config):
@@ -166,11 +179,15 @@ class RealtimeConfig(dg.Config):
 
 
 @dg.op(out=dg.Out(dg.Nothing), tags={"kind": "spark"})
-def run_posts_stream_continuously(context: dg.OpExecutionContext, config: RealtimeConfig, lake: LakeResource, spark: SparkResource):
+def run_posts_stream_continuously(
+    context: dg.OpExecutionContext, config: RealtimeConfig, lake: LakeResource, spark: SparkResource
+):
     """The posts stream in real time (processing-time trigger). Each micro-batch that brought posts is reported
     as a materialization of the stream's tables, so the asset catalog follows it live. Terminating the run stops it."""
     storage, reports = lake.storage, queue.Queue()
-    query = stream.start(spark.session(), storage, available_now=False, trigger_seconds=config.trigger_seconds, on_batch=reports.put)
+    query = stream.start(
+        spark.session(), storage, available_now=False, trigger_seconds=config.trigger_seconds, on_batch=reports.put
+    )
     deadline = time.monotonic() + config.seconds if config.seconds else None
     try:
         while query.isActive and (deadline is None or time.monotonic() < deadline):
@@ -178,15 +195,26 @@ def run_posts_stream_continuously(context: dg.OpExecutionContext, config: Realti
                 report = reports.get(timeout=0.5)
             except queue.Empty:
                 continue
-            context.log.info(f"batch {report.batch_id}: {report.posts} posts, rejected {report.rejected}, {report.seconds:.2f} s")
+            context.log.info(
+                f"batch {report.batch_id}: {report.posts} posts, rejected {report.rejected}, {report.seconds:.2f} s"
+            )
             if report.posts or report.rejected:
                 for ref in STREAM_TABLES:
-                    yield dg.AssetMaterialization(asset_key=ref.key_path, metadata={"batch_id": report.batch_id, "posts": report.posts, "model_version": report.model_version})
+                    yield dg.AssetMaterialization(
+                        asset_key=ref.key_path,
+                        metadata={
+                            "batch_id": report.batch_id,
+                            "posts": report.posts,
+                            "model_version": report.model_version,
+                        },
+                    )
     finally:
         query.stop()
 
 
-@dg.job(description="The posts stream, continuously (real time). Launch it from the UI or `dagster job execute`; "
-        "terminate the run to stop it. The scheduled/CI path is the posts_stream asset (availableNow).")
+@dg.job(
+    description="The posts stream, continuously (real time). Launch it from the UI or `dagster job execute`; "
+    "terminate the run to stop it. The scheduled/CI path is the posts_stream asset (availableNow)."
+)
 def posts_realtime():
     run_posts_stream_continuously()

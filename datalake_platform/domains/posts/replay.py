@@ -34,14 +34,22 @@ LOOP_ID_STEP = 10_000  # tweet ids are below this: loop k adds k * LOOP_ID_STEP 
 
 
 def replay(
-    storage: LakeStorage, rate: float, limit: int | None = None, id_offset: int = 0, interval: float = 0.1, producer=None, loops: int = 1
+    storage: LakeStorage,
+    rate: float,
+    limit: int | None = None,
+    id_offset: int = 0,
+    interval: float = 0.1,
+    producer=None,
+    loops: int = 1,
 ) -> int:
     """Land `limit` posts (default all 4,200) `loops` times at `rate` per second; returns how many were sent."""
     items = tweets()[:limit]
     run, t0, sent = uuid.uuid4().hex[:8], time.monotonic(), 0
     due_offset = 0.0
     for loop in range(loops):
-        sent += _send(storage, items, rate, interval, id_offset + loop * LOOP_ID_STEP, producer, f"{run}-{loop}", t0 + due_offset)
+        sent += _send(
+            storage, items, rate, interval, id_offset + loop * LOOP_ID_STEP, producer, f"{run}-{loop}", t0 + due_offset
+        )
         due_offset += len(items) / rate
     if producer is not None:
         producer.flush()
@@ -55,7 +63,10 @@ def _send(storage, items, rate, interval, id_offset, producer, run, t0) -> int:
         now = datetime.now(UTC)
         lines = [post_json(t, now, id_offset) for t in chunk]
         day = now.strftime("%Y-%m-%d")
-        storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, day)}/replay-{run}-{seq:06d}.jsonl", ("\n".join(lines) + "\n").encode())
+        storage.write_bytes(
+            f"{storage.partition_uri(LANDING_POSTS, day)}/replay-{run}-{seq:06d}.jsonl",
+            ("\n".join(lines) + "\n").encode(),
+        )
         if producer is not None:
             for line in lines:
                 producer.send("posts", line.encode())
@@ -76,8 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="lake root (default: DATALAKE_ROOT or ./lake)")
     parser.add_argument("--rate", type=float, default=100.0, help="posts per second")
     parser.add_argument("--limit", type=int, default=None, help="how many tweets (default all 4,200)")
-    parser.add_argument("--id-offset", type=int, default=0, help="added to every tweet id: a second replay with a new offset gives new posts")
-    parser.add_argument("--loops", type=int, default=1, help=f"send the tweets this many times, ids shifted by {LOOP_ID_STEP:,} each time")
+    parser.add_argument(
+        "--id-offset",
+        type=int,
+        default=0,
+        help="added to every tweet id: a second replay with a new offset gives new posts",
+    )
+    parser.add_argument(
+        "--loops",
+        type=int,
+        default=1,
+        help=f"send the tweets this many times, ids shifted by {LOOP_ID_STEP:,} each time",
+    )
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between landing files")
     parser.add_argument("--kafka", default=None, help="also produce to this Kafka-compatible broker (host:port)")
     args = parser.parse_args(argv)

@@ -32,5 +32,10 @@ def tweets() -> list[Tweet]:
 def post_json(tweet: Tweet, at: datetime, id_offset: int = 0) -> str:
     """One landing line: the tweet as a post (id, author, text, timestamp)."""
     post_id = tweet.id + id_offset
-    record = {"id": post_id, "author": synthetic_author(post_id), "text": tweet.text, "timestamp": at.isoformat().replace("+00:00", "Z")}
+    record = {
+        "id": post_id,
+        "author": synthetic_author(post_id),
+        "text": tweet.text,
+        "timestamp": at.isoformat().replace("+00:00", "Z"),
+    }
     return json.dumps(record, ensure_ascii=False)

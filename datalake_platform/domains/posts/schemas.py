@@ -16,7 +16,9 @@ class LabelledTweets(pa.DataFrameModel):
 
     tweet_id: T.LongType() = pa.Field(ge=1)
     text: T.StringType() = pa.Field()
-    human_score: T.DoubleType() = pa.Field(in_range={"min_value": -4, "max_value": 4}, description="mean of human ratings")
+    human_score: T.DoubleType() = pa.Field(
+        in_range={"min_value": -4, "max_value": 4}, description="mean of human ratings"
+    )
     label: T.IntegerType() = pa.Field(isin=[0, 1], description="1 when human_score > 0")
     split: T.StringType() = pa.Field(isin=["train", "test"])
 
@@ -29,8 +31,12 @@ class Posts(pa.DataFrameModel):
     """universal/posts/posts: one row per post, cleaned, author protected."""
 
     post_id: T.LongType() = pa.Field(ge=1)
-    author_hash: T.StringType() = pa.Field(str_matches=SHA256, description="sha256 of the author", metadata={"pii": "hashed"})
-    author_masked: T.StringType() = pa.Field(description="author with all but its first letter masked", metadata={"pii": "masked"})
+    author_hash: T.StringType() = pa.Field(
+        str_matches=SHA256, description="sha256 of the author", metadata={"pii": "hashed"}
+    )
+    author_masked: T.StringType() = pa.Field(
+        description="author with all but its first letter masked", metadata={"pii": "masked"}
+    )
     text: T.StringType() = pa.Field(description="HTML entities decoded, blanks collapsed, mentions replaced by @user")
     posted_at: T.TimestampType() = pa.Field()
     hashtags: T.IntegerType() = pa.Field(ge=0)
@@ -49,7 +55,9 @@ class ScoredPosts(pa.DataFrameModel):
     """smart/posts/scored_posts: the sentiment model's answer for every post, once."""
 
     post_id: T.LongType() = pa.Field(ge=1)
-    score: T.DoubleType() = pa.Field(in_range={"min_value": -1, "max_value": 1}, description="P(positive) - P(negative)")
+    score: T.DoubleType() = pa.Field(
+        in_range={"min_value": -1, "max_value": 1}, description="P(positive) - P(negative)"
+    )
     label: T.StringType() = pa.Field(isin=["positive", "negative"])
     model_version: T.StringType() = pa.Field(str_matches=VERSION)
     scored_at: T.TimestampType() = pa.Field()

@@ -25,5 +25,7 @@ def seed(storage: LakeStorage, settings: Settings | None = None) -> list[SeedRes
         posts.add(storage.write_bytes(uri, ("\n".join(lines) + "\n").encode("utf-8")), len(chunk))
     scores = SeedResult(table=str(LANDING_SCORES))
     data = TWEETS.read_bytes()
-    scores.add(storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", data), len(all_tweets))
+    scores.add(
+        storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", data), len(all_tweets)
+    )
     return [posts, scores]

@@ -29,7 +29,16 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import BinaryType, DateType, IntegerType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import (
+    BinaryType,
+    DateType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from datalake_platform.domains.posts import transforms
 from datalake_platform.domains.posts.schemas import Posts, ScoredPosts
@@ -44,17 +53,27 @@ from datalake_platform.domains.posts.tables import (
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.ml.artifacts import ModelStore
 from datalake_platform.quality.validation import spark_schema
-from datalake_platform.spark.tables import read_table, write_partitions
+from datalake_platform.spark.table_io import read_table, write_partitions
 
 QUARANTINE_SCHEMA = StructType(
-    [StructField("source_file", StringType()), StructField("line_number", IntegerType()), StructField("raw_line", StringType()),
-     StructField("reason", StringType()), StructField("dt", DateType())]
+    [
+        StructField("source_file", StringType()),
+        StructField("line_number", IntegerType()),
+        StructField("raw_line", StringType()),
+        StructField("reason", StringType()),
+        StructField("dt", DateType()),
+    ]
 )
 
 # binaryFile's columns, and the `dt=` folder as a partition column (a stream needs its schema up front).
 LANDED_FILE_SCHEMA = StructType(
-    [StructField("path", StringType()), StructField("modificationTime", TimestampType()), StructField("length", LongType()),
-     StructField("content", BinaryType()), StructField("dt", StringType())]
+    [
+        StructField("path", StringType()),
+        StructField("modificationTime", TimestampType()),
+        StructField("length", LongType()),
+        StructField("content", BinaryType()),
+        StructField("dt", StringType()),
+    ]
 )
 
 # Names of files still being written (Spark itself skips names starting with `_` or `.`).
@@ -96,7 +115,9 @@ def _merge(new: DataFrame, existing: DataFrame, keys: list[str]) -> DataFrame:
     return new.unionByName(existing.join(new.select(*keys), keys, "left_anti"))
 
 
-def process_batch(spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int) -> BatchReport:
+def process_batch(
+    spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int
+) -> BatchReport:
     """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
     started = time.perf_counter()
     report = BatchReport(batch_id)
@@ -115,7 +136,11 @@ def process_batch(spark: SparkSession, storage: LakeStorage, model: CurrentModel
 
 def _count(classified: DataFrame, report: BatchReport) -> None:
     """Lines by reason and day, files: one job, which also fills the cache the writes read."""
-    stats = classified.groupBy("reason", "dt").agg(F.count(F.lit(1)).alias("n"), F.collect_set("source_file").alias("files")).collect()
+    stats = (
+        classified.groupBy("reason", "dt")
+        .agg(F.count(F.lit(1)).alias("n"), F.collect_set("source_file").alias("files"))
+        .collect()
+    )
     report.days = sorted({str(r["dt"]) for r in stats})
     report.files = len({(str(r["dt"]), f) for r in stats for f in r["files"]})
     for r in stats:
@@ -126,7 +151,9 @@ def _count(classified: DataFrame, report: BatchReport) -> None:
     report.lines = report.posts + sum(report.rejected.values())
 
 
-def _write(spark: SparkSession, storage: LakeStorage, model: CurrentModel, classified: DataFrame, report: BatchReport) -> None:
+def _write(
+    spark: SparkSession, storage: LakeStorage, model: CurrentModel, classified: DataFrame, report: BatchReport
+) -> None:
     days = report.days
     report.model_version, pipeline = model.get()
     new_posts = transforms.posts(classified)
@@ -142,7 +169,9 @@ def _write(spark: SparkSession, storage: LakeStorage, model: CurrentModel, class
     if report.rejected:
         rejected = transforms.rejected(classified)
         old_rejected = read_table(spark, storage, POSTS.quarantine(), QUARANTINE_SCHEMA, days=days)
-        write_partitions(_merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days)
+        write_partitions(
+            _merge(rejected, old_rejected, ["source_file", "line_number"]), storage, POSTS.quarantine(), days
+        )
     day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
     day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
     write_partitions(transforms.metrics_per_minute(day_posts, day_scores), storage, METRICS_PER_MINUTE, days)
@@ -169,12 +198,18 @@ def start(
         if on_batch is not None:
             on_batch(report)
 
-    writer = files.writeStream.queryName("posts").foreachBatch(handle).option("checkpointLocation", storage.table_uri(STREAM_CHECKPOINT))
+    writer = (
+        files.writeStream.queryName("posts")
+        .foreachBatch(handle)
+        .option("checkpointLocation", storage.table_uri(STREAM_CHECKPOINT))
+    )
     trigger = {"availableNow": True} if available_now else {"processingTime": f"{trigger_seconds} seconds"}
     return writer.trigger(**trigger).start()
 
 
-def run_available_now(spark: SparkSession, storage: LakeStorage, max_files_per_trigger: int | None = None) -> list[BatchReport]:
+def run_available_now(
+    spark: SparkSession, storage: LakeStorage, max_files_per_trigger: int | None = None
+) -> list[BatchReport]:
     """Everything landed so far, in as many micro-batches as it takes; returns one report per batch."""
     reports: list[BatchReport] = []
     start(spark, storage, True, max_files_per_trigger=max_files_per_trigger, on_batch=reports.append).awaitTermination()
@@ -188,14 +223,24 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None)
-    parser.add_argument("--continuous", action="store_true", help="keep running (processing-time trigger) instead of availableNow")
-    parser.add_argument("--seconds", type=float, default=0, help="with --continuous: stop after this long (0 = until killed)")
+    parser.add_argument(
+        "--continuous", action="store_true", help="keep running (processing-time trigger) instead of availableNow"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=0, help="with --continuous: stop after this long (0 = until killed)"
+    )
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     parser.add_argument("--max-files-per-trigger", type=int, default=None)
     args = parser.parse_args(argv)
     storage = storage_for_root(args.root or current().lake_root)
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
-    show = lambda r: print(f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}, {r.seconds:.2f} s", flush=True)  # noqa: E731
+
+    def show(r):
+        return print(
+            f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}, {r.seconds:.2f} s",
+            flush=True,
+        )
+
     query = start(spark, storage, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)
     if args.continuous and args.seconds:
         query.awaitTermination(args.seconds)

@@ -4,7 +4,7 @@ Landing holds posts as JSON-lines files in `dt=` folders (the day they landed) a
 human scores as they came. Every streamed table is partitioned by that landing day.
 """
 
-from datalake_platform.lake.tables import ServiceArea, TableRef, Zone
+from datalake_platform.lake.table_refs import ServiceArea, TableRef, Zone
 
 LANDING_POSTS = TableRef(Zone.LANDING, "posts", "posts")
 LANDING_SCORES = TableRef(Zone.LANDING, "posts", "human_scores")

@@ -45,9 +45,13 @@ def classify_scores(lines: DataFrame) -> DataFrame:
     reason = F.lit(None).cast("string")
     for name, broken in reversed(list(zip(SCORE_REASONS, checks))):
         reason = F.when(broken, F.lit(name)).otherwise(reason)
-    first = Window.partitionBy(F.trim(F.col("f")[0])).orderBy(F.col("reason").isNull().desc(), "source_file", "line_number")
+    first = Window.partitionBy(F.trim(F.col("f")[0])).orderBy(
+        F.col("reason").isNull().desc(), "source_file", "line_number"
+    )
     repeated = F.col("reason").isNull() & (F.row_number().over(first) > 1)
-    return parsed.withColumn("reason", reason).withColumn("reason", F.when(repeated, F.lit(SCORE_REASONS[-1])).otherwise(F.col("reason")))
+    return parsed.withColumn("reason", reason).withColumn(
+        "reason", F.when(repeated, F.lit(SCORE_REASONS[-1])).otherwise(F.col("reason"))
+    )
 
 
 def _score(f: Column) -> Column:
@@ -69,7 +73,9 @@ def labelled_tweets(classified: DataFrame) -> DataFrame:
 def rejected(classified: DataFrame) -> DataFrame:
     """Lines that broke a rule, as they arrived, with the reason: the quarantine rows."""
     keep = [c for c in ("dt",) if c in classified.columns]
-    return classified.where(F.col("reason").isNotNull()).select("source_file", "line_number", "raw_line", "reason", *keep)
+    return classified.where(F.col("reason").isNotNull()).select(
+        "source_file", "line_number", "raw_line", "reason", *keep
+    )
 
 
 def clean_text(text: Column) -> Column:
@@ -82,12 +88,22 @@ def clean_text(text: Column) -> Column:
 # ---------------------------------------------------------------- landed posts -> posts
 
 POST_REASONS = ("malformed_json", "missing_field", "wrong_type", "oversized_text", "duplicate_post_id")
-_TYPES = {"id": ("integer", "string"), "author": ("string",), "text": ("string",), "timestamp": ("string",)}  # compat.JSON_TYPES
+_TYPES = {
+    "id": ("integer", "string"),
+    "author": ("string",),
+    "text": ("string",),
+    "timestamp": ("string",),
+}  # compat.JSON_TYPES
 
 
 def post_lines(files: DataFrame) -> DataFrame:
     """Landed files (binaryFile rows: path, modificationTime, content, dt) as numbered lines."""
-    per_file = files.select("path", F.col("modificationTime").alias("landed_at"), F.col("dt").cast("date").alias("dt"), F.col("content").cast("string").alias("value"))
+    per_file = files.select(
+        "path",
+        F.col("modificationTime").alias("landed_at"),
+        F.col("dt").cast("date").alias("dt"),
+        F.col("content").cast("string").alias("value"),
+    )
     return file_lines(per_file, ("landed_at", "dt"))
 
 
@@ -107,7 +123,11 @@ def classify_posts(lines: DataFrame, known: DataFrame) -> DataFrame:
     checks = [
         ~F.col("v.is_object"),
         F.greatest(*[kind(n).isin("missing", "null") for n in _TYPES]),
-        wrong | ~F.coalesce(_field("id").rlike(r"^[0-9]+$"), F.lit(False)) | F.col("post_id").isNull() | (F.col("post_id") < 1) | _posted_at().isNull(),
+        wrong
+        | ~F.coalesce(_field("id").rlike(r"^[0-9]+$"), F.lit(False))
+        | F.col("post_id").isNull()
+        | (F.col("post_id") < 1)
+        | _posted_at().isNull(),
         F.length(_field("text")) > MAX_TEXT_CHARS,
     ]
     reason = F.lit(None).cast("string")
@@ -116,10 +136,14 @@ def classify_posts(lines: DataFrame, known: DataFrame) -> DataFrame:
     classified = parsed.withColumn("reason", reason)
     seen = known.select("post_id", F.col("source_file").alias("k_file"), F.col("line_number").alias("k_line"))
     joined = classified.join(seen, "post_id", "left")
-    elsewhere = F.col("k_file").isNotNull() & ((F.col("k_file") != F.col("source_file")) | (F.col("k_line") != F.col("line_number")))
+    elsewhere = F.col("k_file").isNotNull() & (
+        (F.col("k_file") != F.col("source_file")) | (F.col("k_line") != F.col("line_number"))
+    )
     first = Window.partitionBy("post_id").orderBy(F.col("reason").isNull().desc(), "dt", "source_file", "line_number")
     repeated = F.col("reason").isNull() & (elsewhere | (F.row_number().over(first) > 1))
-    return joined.withColumn("reason", F.when(repeated, F.lit(POST_REASONS[-1])).otherwise(F.col("reason"))).drop("k_file", "k_line")
+    return joined.withColumn("reason", F.when(repeated, F.lit(POST_REASONS[-1])).otherwise(F.col("reason"))).drop(
+        "k_file", "k_line"
+    )
 
 
 def _field(name: str) -> Column:
@@ -148,7 +172,10 @@ def posts(classified: DataFrame) -> DataFrame:
         _posted_at().alias("posted_at"),
         F.size(F.regexp_extract_all(text, F.lit(HASHTAG), 0)).alias("hashtags"),
         F.size(F.regexp_extract_all(text, F.lit(MENTION), 0)).alias("mentions"),
-        "landed_at", "source_file", "line_number", "dt",
+        "landed_at",
+        "source_file",
+        "line_number",
+        "dt",
     )
 
 

@@ -1,6 +1,5 @@
 """The transactions domain as assets: landing purchases -> universal purchases -> smart reports."""
 
-
 from collections.abc import Callable, Iterator
 
 import dagster as dg
@@ -30,7 +29,7 @@ from datalake_platform.partitions import run_days
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.session import FEW_ROWS_PER_GROUP, sql_conf
-from datalake_platform.spark.tables import clear_partitions, read_table, write_partitions, write_table
+from datalake_platform.spark.table_io import clear_partitions, read_table, write_partitions, write_table
 
 MAX_LISTED = 100  # files named in metadata; the manifest has them all
 
@@ -66,9 +65,13 @@ def universal_purchases(
     session, storage = spark.session(), lake.storage
     landing = read_landing(session, storage, LANDING_PURCHASES, days, LANDING_COLUMNS, per_file=transforms.per_file())
     for name, error in landing.unreadable.items():
-        context.log.warning(f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file")
+        context.log.warning(
+            f"{LANDING_PURCHASES}/{name} cannot be read ({error}): quarantined whole as unreadable_file"
+        )
     files, duplicates = landing.files, landing.duplicates
-    context.log.info(f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before")
+    context.log.info(
+        f"{len(files)} landing files for {len(days)} days, {len(duplicates)} duplicates of files ingested before"
+    )
     audit = PURCHASES_CONTRACT.audit(context)
     universal = transforms.purchases(transforms.classify_purchases(landing.records()))
     with landing.manifest_alongside_write() as publish_manifest:
@@ -133,7 +136,9 @@ def daily_sales(
     rows = write_partitions(transforms.daily_sales(purchases), lake.storage, DAILY_SALES, days, audit)
     yield from DAILY_SALES_CONTRACT.outcome(audit, days)
     add_partition_row_counts(context, rows)
-    yield dg.MaterializeResult(metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows))
+    yield dg.MaterializeResult(
+        metadata=table_metadata(lake.storage.table_uri(DAILY_SALES), DailySales, rows_by_day=rows)
+    )
 
 
 @dg.asset(

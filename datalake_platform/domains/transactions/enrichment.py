@@ -4,7 +4,7 @@ Iterative per-person enrichment: every step derives feature `f{i}` from the prev
 of six kinds of operation (scale, running sum, lag, deviation from the person's mean through a
 join with an aggregate of the frame itself, rank, log). The self-joins make the unbroken lineage
 grow fast, as real iterative feature engineering does. Where to checkpoint is not decided here:
-see `datalake_platform.spark.checkpoints` and `enrichment_assets`.
+see `datalake_platform.spark.checkpoint_planner` and `enrichment_assets`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from datalake_platform.spark.checkpoints import Step
+from datalake_platform.spark.checkpoint_planner import Step
 
 
 def _order():
@@ -29,10 +29,18 @@ def _kind(i: int):
     p, out = f"f{i - 1}", f"f{i}"
     kinds = [
         ("scale", lambda df: df.withColumn(out, F.col(p) * 0.5 + F.col("CANTIDAD"))),
-        ("running_sum", lambda df: df.withColumn(out, F.sum(p).over(_order().rowsBetween(Window.unboundedPreceding, 0)))),
+        (
+            "running_sum",
+            lambda df: df.withColumn(out, F.sum(p).over(_order().rowsBetween(Window.unboundedPreceding, 0))),
+        ),
         ("lag", lambda df: df.withColumn(out, F.coalesce(F.lag(p).over(_order()), F.lit(0.0)))),
         ("minus_person_mean", lambda df: _minus_person_mean(df, p, out)),
-        ("rank", lambda df: df.withColumn(out, F.percent_rank().over(Window.partitionBy("ID_PERSONA").orderBy(p, "ID_TRANSACCION")))),
+        (
+            "rank",
+            lambda df: df.withColumn(
+                out, F.percent_rank().over(Window.partitionBy("ID_PERSONA").orderBy(p, "ID_TRANSACCION"))
+            ),
+        ),
         ("log", lambda df: df.withColumn(out, F.log1p(F.abs(F.col(p))))),
     ]
     return kinds[(i - 1) % len(kinds)]
@@ -50,7 +58,15 @@ def enrichment_steps(n: int) -> list[Step]:
         name, fn = _kind(i)
         steps.append(Step(f"s{i:02d}_{name}", fn))
     last = n - 2
-    collect = lambda df: df.select("ID_TRANSACCION", "ID_PERSONA", "FECHA", F.array(*[F.col(f"f{i}") for i in range(1, last + 1)]).alias("features"))  # noqa: E731
+
+    def collect(df):
+        return df.select(
+            "ID_TRANSACCION",
+            "ID_PERSONA",
+            "FECHA",
+            F.array(*[F.col(f"f{i}") for i in range(1, last + 1)]).alias("features"),
+        )
+
     return steps + [Step(f"s{n - 1:02d}_collect", collect)]
 
 

@@ -15,12 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-from datalake_platform.checkpointing import CheckpointedPipeline, checkpoint_assets
+from datalake_platform.checkpointed_assets import CheckpointedPipeline, checkpoint_assets
 from datalake_platform.domains.transactions.enrichment import ENRICHMENT
 from datalake_platform.domains.transactions.schemas import PurchaseFeatures, Purchases
 from datalake_platform.domains.transactions.tables import OWNERS, PURCHASES
-from datalake_platform.lake.tables import TableRef, Zone
-from datalake_platform.spark.checkpoints import CheckpointPolicy, run_checkpointed, segments
+from datalake_platform.lake.table_refs import TableRef, Zone
+from datalake_platform.spark.checkpoint_planner import CheckpointPolicy, run_checkpointed, segments
 
 PURCHASE_FEATURES = TableRef(Zone.SMART, "transactions", "purchase_features")
 # A small driver's share: 64 MiB of estimated intermediates per segment, and a plan of at most
@@ -43,16 +43,22 @@ def _source(spark, storage):
     from pyspark.sql import functions as F
 
     from datalake_platform.quality.validation import spark_schema
-    from datalake_platform.spark.tables import read_table
+    from datalake_platform.spark.table_io import read_table
 
     if storage.list_partitions(PURCHASES):
         return read_table(spark, storage, PURCHASES, spark_schema(Purchases))
     from datalake_platform.domains.transactions.seed import SAMPLE  # the raw CDNOW log, typed like universal
 
-    lines = spark.read.text(str(SAMPLE)).where(~F.trim("value").startswith("customer") & (F.trim("value") != "")).select(F.split(F.trim("value"), r"\s+").alias("f"), "value")
+    lines = (
+        spark.read.text(str(SAMPLE))
+        .where(~F.trim("value").startswith("customer") & (F.trim("value") != ""))
+        .select(F.split(F.trim("value"), r"\s+").alias("f"), "value")
+    )
     return lines.select(
-        F.substring(F.sha2("value", 256), 1, 32).alias("ID_TRANSACCION"), F.col("f")[0].alias("ID_PERSONA"),
-        F.to_date(F.col("f")[1], "yyyyMMdd").alias("FECHA"), F.col("f")[2].cast("int").alias("CANTIDAD"),
+        F.substring(F.sha2("value", 256), 1, 32).alias("ID_TRANSACCION"),
+        F.col("f")[0].alias("ID_PERSONA"),
+        F.to_date(F.col("f")[1], "yyyyMMdd").alias("FECHA"),
+        F.col("f")[2].cast("int").alias("CANTIDAD"),
         F.col("f")[3].cast("decimal(12,2)").alias("MONTO"),
     )
 
@@ -66,16 +72,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None)
     parser.add_argument("--memory-budget-mib", type=float, default=POLICY.memory_budget_bytes / 2**20)
     parser.add_argument("--max-plan-nodes", type=int, default=POLICY.max_plan_nodes)
-    parser.add_argument("--pin", action="append", default=[], help="cut after this step whatever the estimates (repeatable)")
+    parser.add_argument(
+        "--pin", action="append", default=[], help="cut after this step whatever the estimates (repeatable)"
+    )
     args = parser.parse_args(argv)
     pins = tuple(sorted(set(POLICY.pinned_after) | set(args.pin)))
     policy = CheckpointPolicy(int(args.memory_budget_mib * 2**20), args.max_plan_nodes, pins)
     segments(ENRICHMENT, pins)  # unknown step names fail here, before Spark starts
     spark = get_or_create_session()
     # Planning checkpoints stay in memory (localCheckpoint): the plan is what is kept, not the data.
-    run = run_checkpointed(_source(spark, storage_for_root(args.root or current().lake_root)), ENRICHMENT, policy, lambda k, df: df.localCheckpoint())
-    plan = {"policy": {"memory_budget_bytes": policy.memory_budget_bytes, "max_plan_nodes": policy.max_plan_nodes},
-            "pinned_after": list(pins), "cuts": run.cuts, "reasons": run.reasons}
+    run = run_checkpointed(
+        _source(spark, storage_for_root(args.root or current().lake_root)),
+        ENRICHMENT,
+        policy,
+        lambda k, df: df.localCheckpoint(),
+    )
+    plan = {
+        "policy": {"memory_budget_bytes": policy.memory_budget_bytes, "max_plan_nodes": policy.max_plan_nodes},
+        "pinned_after": list(pins),
+        "cuts": run.cuts,
+        "reasons": run.reasons,
+    }
     PIPELINE.plan_file.write_text(json.dumps(plan, indent=2) + "\n")
     print(json.dumps(plan, indent=2))
     return 0

@@ -22,7 +22,9 @@ class Purchases(pa.DataFrameModel):
         metadata=SEQUENCED_KEY,
     )
     ID_PERSONA: T.StringType() = pa.Field(
-        str_matches=PERSON_ID, description="customer id, leading zeros kept", metadata=MOSTLY_DISTINCT  # within a day
+        str_matches=PERSON_ID,
+        description="customer id, leading zeros kept",
+        metadata=MOSTLY_DISTINCT,  # within a day
     )
     FECHA: T.DateType() = pa.Field(description="purchase date")
     CANTIDAD: T.IntegerType() = pa.Field(ge=1, description="number of CDs")

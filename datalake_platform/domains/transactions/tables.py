@@ -3,7 +3,7 @@
 import dagster as dg
 
 from datalake_platform.ingestion.landing import LandingTable
-from datalake_platform.lake.tables import TableRef, Zone
+from datalake_platform.lake.table_refs import TableRef, Zone
 
 LANDING_PURCHASES = TableRef(Zone.LANDING, "transactions", "purchases")
 PURCHASES = TableRef(Zone.UNIVERSAL, "transactions", "purchases")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from datalake_platform.compat import spark as compat
 from datalake_platform.domains.transactions.schemas import MONEY, PERSON_ID, RESCUED_DATA
 from datalake_platform.ingestion.records import INGESTION_REASONS, field, ingestion_reasons, quarantined
-from datalake_platform.lake.tables import PARTITION_COLUMN
+from datalake_platform.lake.table_refs import PARTITION_COLUMN
 from datalake_platform.quality import patterns
-from datalake_platform.compat import spark as compat
 
 AMOUNT = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"  # what fits decimal(12,2) without rounding
 MAX_QUANTITY = 10_000  # a purchase line of more CDs than this is a data error
@@ -90,7 +90,9 @@ def rejection_metrics() -> list[Column]:
     """Observed while rejected rows are written: rows per reason, files with rejects."""
     reason = F.col("reason")
     return [
-        F.to_json(F.collect_set(F.when(reason.isNotNull(), F.col("source_file")))).alias("rejected_files"),  # compat.observed_list
+        F.to_json(F.collect_set(F.when(reason.isNotNull(), F.col("source_file")))).alias(
+            "rejected_files"
+        ),  # compat.observed_list
         *[F.count_if(reason == name).alias(name) for name in REASONS],
     ]
 
@@ -107,8 +109,16 @@ def classify_purchases(lines: DataFrame) -> DataFrame:
         reason = F.when(broken, F.lit(name)).otherwise(reason)
     # Narrow: the raw line only where quarantine keeps it.
     return parsed.withColumn("reason", compat.computed_once(reason)).select(
-        "dt", *PER_FILE, "source_file", "file_key", "line_number", F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
-        "reason", "extra_columns", "rescued_data", *_PARSED,
+        "dt",
+        *PER_FILE,
+        "source_file",
+        "file_key",
+        "line_number",
+        F.when(F.col("reason").isNotNull(), F.col("raw_line")).alias("raw_line"),
+        "reason",
+        "extra_columns",
+        "rescued_data",
+        *_PARSED,
     )
 
 

@@ -55,7 +55,9 @@ def built(tmp_path_factory, spark):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(image_assets, "SHARD_ROWS", SMALL_SHARDS)
         result = materialize(
-            storage, "*smart/images/predictions", run_config={"ops": {"smart__images__cnn_model": {"config": {"epochs": 1}}}}
+            storage,
+            "*smart/images/predictions",
+            run_config={"ops": {"smart__images__cnn_model": {"config": {"epochs": 1}}}},
         )
     assert result.success
     return storage, result
@@ -94,7 +96,9 @@ def test_shards_stream_every_row_once_per_epoch(built):
     assert len(shards) > 1
     orders = []
     for epoch in range(2):
-        dataset = ParquetShards(storage, shards, (32, 32, 3), batch_size=32, split="train", shuffle_seed=0, chunk_rows=64)
+        dataset = ParquetShards(
+            storage, shards, (32, 32, 3), batch_size=32, split="train", shuffle_seed=0, chunk_rows=64
+        )
         dataset.set_epoch(epoch)
         batches = list(dataset)
         ids = [i for b in batches for i in b["ids"]]

@@ -120,7 +120,9 @@ def test_same_data_same_model_and_the_floor_blocks_predictions(built, monkeypatc
     materialized = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
     assert str(SURVIVAL_PREDICTIONS) not in materialized  # blocked downstream
     # the predictions table stays as it was
-    pd.testing.assert_frame_equal(read(storage, SURVIVAL_PREDICTIONS).sort_values("PassengerId").reset_index(drop=True), before)
+    pd.testing.assert_frame_equal(
+        read(storage, SURVIVAL_PREDICTIONS).sort_values("PassengerId").reset_index(drop=True), before
+    )
 
 
 BAD = """PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked

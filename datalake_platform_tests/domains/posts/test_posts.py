@@ -50,10 +50,18 @@ def test_every_tweet_is_posted_scored_once_and_counted(seeded):
     storage, result = seeded
     assert result.success
     checks = check_results(result)
-    expected = {"universal/posts/posts:contract", "universal/posts/posts:nothing_lost", "smart/posts/scored_posts:exactly_once",
-                "smart/posts/scored_posts:contract", "smart/posts/metrics_per_minute:contract",
-                "smart/posts/sentiment_model:accuracy_floor", "universal/posts/labelled_tweets:contract"}
-    assert expected <= set(checks) and all(checks[k].passed for k in expected), {k: c.metadata for k, c in checks.items() if not c.passed}
+    expected = {
+        "universal/posts/posts:contract",
+        "universal/posts/posts:nothing_lost",
+        "smart/posts/scored_posts:exactly_once",
+        "smart/posts/scored_posts:contract",
+        "smart/posts/metrics_per_minute:contract",
+        "smart/posts/sentiment_model:accuracy_floor",
+        "universal/posts/labelled_tweets:contract",
+    }
+    assert expected <= set(checks) and all(checks[k].passed for k in expected), {
+        k: c.metadata for k, c in checks.items() if not c.passed
+    }
     truth = {t.id: t for t in tweets()}
     posts, scored = _table(storage, POSTS), _table(storage, SCORED_POSTS)
     assert len(truth) == 4200 and sorted(posts["post_id"]) == sorted(truth)
@@ -74,7 +82,9 @@ def test_every_tweet_is_posted_scored_once_and_counted(seeded):
     m0 = metrics.sort_values("minute").iloc[0]
     assert m0["mean_sentiment"] == pytest.approx(first_minute["score"].mean())
     # Agreement with the human scores on the whole set (train and test): far better than chance.
-    agree = (joined["label"] == joined["post_id"].map(lambda i: "positive" if truth[i].score > 0 else "negative")).mean()
+    agree = (
+        joined["label"] == joined["post_id"].map(lambda i: "positive" if truth[i].score > 0 else "negative")
+    ).mean()
     assert agree > 0.8
 
 
@@ -91,15 +101,26 @@ def test_bad_lines_are_quarantined_with_a_reason_and_only_new_files_are_read(see
         good,  # the same post twice in one file
         json.dumps({"id": "abc", "author": "x", "text": "t", "timestamp": "2026-01-02T08:00:00Z"}),
     ]
-    storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/bad.jsonl", ("\n".join(lines) + "\n\n").encode())
-    storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/late.jsonl.tmp", (good + "\n").encode())  # still being written
-    result = materialize(storage, dg.AssetSelection.assets(*[dg.AssetKey(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)]))
+    storage.write_bytes(
+        f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/bad.jsonl", ("\n".join(lines) + "\n\n").encode()
+    )
+    storage.write_bytes(
+        f"{storage.partition_uri(LANDING_POSTS, '2026-01-02')}/late.jsonl.tmp", (good + "\n").encode()
+    )  # still being written
+    result = materialize(
+        storage, dg.AssetSelection.assets(*[dg.AssetKey(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)])
+    )
     assert result.success, [c.metadata for c in check_results(result).values() if not c.passed]
     assert result.asset_materializations_for_node("posts_stream")[0].metadata["posts_this_run"].value == 1
     quarantine = pd.read_parquet(storage.partition_uri(POSTS.quarantine(), "2026-01-02"))
     assert dict(zip(quarantine["line_number"], quarantine["reason"])) == {
-        2: "malformed_json", 3: "missing_field", 4: "wrong_type", 5: "oversized_text", 6: "duplicate_post_id",
-        7: "duplicate_post_id", 8: "wrong_type",
+        2: "malformed_json",
+        3: "missing_field",
+        4: "wrong_type",
+        5: "oversized_text",
+        6: "duplicate_post_id",
+        7: "duplicate_post_id",
+        8: "wrong_type",
     }
     assert len(_table(storage, POSTS)) == 4201 and len(_table(storage, SCORED_POSTS)) == 4201
 
@@ -116,14 +137,26 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
     for i in range(KILL_FILES):
         text = "\n".join(post_json(t, at) for t in sample[i * PER_FILE : (i + 1) * PER_FILE]) + "\n"
         storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-03')}/p{i}.jsonl", text.encode())
-    args = [sys.executable, "-m", "datalake_platform.domains.posts.stream", "--root", storage.root, "--max-files-per-trigger", "1"]
-    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    args = [
+        sys.executable,
+        "-m",
+        "datalake_platform.domains.posts.stream",
+        "--root",
+        storage.root,
+        "--max-files-per-trigger",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     staging = Path(storage.root) / "work" / "_staging" / SCORED_POSTS.relative_path
     try:
         deadline = time.time() + 240
         # Mid-batch: at least one batch committed, and the next one is writing its scores.
         while not (Path(storage.table_uri(SCORED_POSTS)).exists() and staging.exists() and any(staging.iterdir())):
-            assert proc.poll() is None and time.time() < deadline, proc.stdout.read().decode()[-3000:] if proc.poll() is not None else "timeout"
+            assert proc.poll() is None and time.time() < deadline, (
+                proc.stdout.read().decode()[-3000:] if proc.poll() is not None else "timeout"
+            )
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -142,8 +175,7 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
 
 
 def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tmp_path):
-    from datalake_platform_tests.conftest import defs
-    from datalake_platform_tests.conftest import resources_for
+    from datalake_platform_tests.conftest import defs, resources_for
 
     model_lake, _ = seeded
     storage = LocalLakeStorage(str(tmp_path / "lake"))
@@ -153,7 +185,9 @@ def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tm
     storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-04')}/live.jsonl", text.encode())
     job = defs.get_job_def("posts_realtime")
     config = {"ops": {"run_posts_stream_continuously": {"config": {"seconds": 25, "trigger_seconds": 1}}}}
-    result = job.execute_in_process(run_config=config, resources=resources_for(storage), instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(
+        run_config=config, resources=resources_for(storage), instance=dg.DagsterInstance.ephemeral()
+    )
     assert result.success
     seen = {tuple(m.asset_key.path) for m in result.asset_materializations_for_node("run_posts_stream_continuously")}
     assert seen == {tuple(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)}

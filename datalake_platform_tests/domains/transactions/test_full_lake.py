@@ -5,14 +5,13 @@ import pandas as pd
 import pytest
 
 from datalake_platform import registry
-from datalake_platform.settings import Settings
-from datalake_platform_tests.conftest import LANDING_TABLES, defs
-from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.domains.transactions.seed import SAMPLE
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
+from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.runs import materialize_all
-from datalake_platform_tests.conftest import resources_for
+from datalake_platform.settings import Settings
+from datalake_platform_tests.conftest import LANDING_TABLES, defs, resources_for
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,9 @@ def test_nothing_is_lost(full_lake, raw_log):
 def test_report_matches_an_independent_computation_to_the_cent_for_every_person(full_lake, raw_log):
     storage, _, _ = full_lake
     report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
-    expected = raw_log.groupby("customer_id").agg(cents=("cents", "sum"), n=("cents", "size"), first=("day", "min"), last=("day", "max"))
+    expected = raw_log.groupby("customer_id").agg(
+        cents=("cents", "sum"), n=("cents", "size"), first=("day", "min"), last=("day", "max")
+    )
     assert list(report.index) == list(expected.index)  # 23,570 persons, ids with leading zeros
     assert len(report) == 23570
     assert (_cents(report.MONTO_TRANSACCIONES) == expected.cents).all()
@@ -71,7 +72,9 @@ def test_daily_sales_match_per_day_sums(full_lake, raw_log):
     sales = pd.read_parquet(storage.table_uri(DAILY_SALES))
     sales["day"] = pd.to_datetime(sales.dt.astype(str)).dt.date
     sales = sales.set_index("day").sort_index()
-    expected = raw_log.groupby("day").agg(cents=("cents", "sum"), n=("cents", "size"), persons=("customer_id", "nunique"))
+    expected = raw_log.groupby("day").agg(
+        cents=("cents", "sum"), n=("cents", "size"), persons=("customer_id", "nunique")
+    )
     assert (_cents(sales.MONTO_TOTAL) == expected.cents).all()
     assert (sales.NUM_TRANSACCIONES == expected.n).all() and (sales.NUM_PERSONAS == expected.persons).all()
 

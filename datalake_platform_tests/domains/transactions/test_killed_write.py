@@ -52,7 +52,14 @@ def _rows(lake, day) -> pd.DataFrame:
 
 def _killed_run(lake, moment):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", KILLER, lake.root, moment], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, lake.root, moment],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -9, proc.stderr[-3000:]  # it really died by SIGKILL
 
 

@@ -20,7 +20,9 @@ def test_each_landing_line_is_split_into_fields_once(spark, lake, cdnow):
     records = read_records(
         spark, files, LANDING_COLUMNS, quoted=count_landing(spark, files).quoted, per_file=transforms.per_file()
     )
-    written = ContractAudit(Purchases, PURCHASES_TABLE_RULES).watch(transforms.purchases(transforms.classify_purchases(records)))
+    written = ContractAudit(Purchases, PURCHASES_TABLE_RULES).watch(
+        transforms.purchases(transforms.classify_purchases(records))
+    )
     plan = written._jdf.queryExecution().executedPlan().toString()
     splits_on_commas = plan.count(", ,, -1)")  # split(<text>, ',', -1): each file's header, and each line
     assert splits_on_commas == 2, plan

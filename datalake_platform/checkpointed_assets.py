@@ -4,9 +4,8 @@ Segment k reads the checkpoint k-1 (a parquet table in the lake's `work` area: l
 there), applies its steps and writes checkpoint k; the last segment writes the pipeline's output
 table. Every checkpoint is an asset, so the graph shows the cuts and a run can start from any of
 them (select a segment and what is downstream). The cuts come from a plan recorded by the planner
-(`spark.checkpoints.run_checkpointed`, policy in `CheckpointPolicy`), with the user's pins.
+(`spark.checkpoint_planner.run_checkpointed`, policy in `CheckpointPolicy`), with the user's pins.
 """
-
 
 import json
 import time
@@ -17,13 +16,13 @@ from pathlib import Path
 import dagster as dg
 import pandera.pyspark as pa
 
-from datalake_platform.lake.tables import ServiceArea, TableRef
+from datalake_platform.compat.spark import plan_nodes
+from datalake_platform.lake.table_refs import ServiceArea, TableRef
 from datalake_platform.metadata import table_metadata
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.resources import LakeResource, SparkResource
-from datalake_platform.compat.spark import plan_nodes
-from datalake_platform.spark.checkpoints import CheckpointPolicy, Step, apply, segments
-from datalake_platform.spark.tables import read_table, write_table
+from datalake_platform.spark.checkpoint_planner import CheckpointPolicy, Step, apply, segments
+from datalake_platform.spark.table_io import read_table, write_table
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,9 @@ def checkpoint_assets(pipeline: CheckpointedPipeline, owners: list[str]) -> list
     return assets
 
 
-def _segment_asset(pipeline: CheckpointedPipeline, k: int, steps: list[Step], upstream: TableRef, ref: TableRef, owners):
+def _segment_asset(
+    pipeline: CheckpointedPipeline, k: int, steps: list[Step], upstream: TableRef, ref: TableRef, owners
+):
     last = ref == pipeline.output
     names = [s.name for s in steps]
 
@@ -76,7 +77,8 @@ def _segment_asset(pipeline: CheckpointedPipeline, k: int, steps: list[Step], up
         kinds={"spark", "parquet"},
         owners=owners,
         description=f"Segment {k + 1} of the checkpointed pipeline `{pipeline.name}`: steps {names[0]} .. {names[-1]} "
-        f"({len(names)} steps) applied to {upstream}" + ("." if last else f", materialized as a checkpoint in the work area."),
+        f"({len(names)} steps) applied to {upstream}"
+        + ("." if last else ", materialized as a checkpoint in the work area."),
         metadata={"steps": dg.MetadataValue.json(names)},
     )
     def _segment(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
@@ -88,9 +90,18 @@ def _segment_asset(pipeline: CheckpointedPipeline, k: int, steps: list[Step], up
         rows = write_table(df, storage, ref)
         seconds = time.perf_counter() - started
         context.log.info(f"{ref}: {rows} rows, plan of {nodes} nodes, written in {seconds:.2f} s")
-        extra = {"steps": dg.MetadataValue.json(names), "plan_nodes": nodes, "write_seconds": round(seconds, 3), "bytes_written": _bytes(storage, ref)}
+        extra = {
+            "steps": dg.MetadataValue.json(names),
+            "plan_nodes": nodes,
+            "write_seconds": round(seconds, 3),
+            "bytes_written": _bytes(storage, ref),
+        }
         if last:
-            return dg.MaterializeResult(metadata=table_metadata(storage.table_uri(ref), pipeline.output_model, rows=rows, **extra))
-        return dg.MaterializeResult(metadata={"dagster/uri": storage.table_uri(ref), "dagster/row_count": rows, **extra})
+            return dg.MaterializeResult(
+                metadata=table_metadata(storage.table_uri(ref), pipeline.output_model, rows=rows, **extra)
+            )
+        return dg.MaterializeResult(
+            metadata={"dagster/uri": storage.table_uri(ref), "dagster/row_count": rows, **extra}
+        )
 
     return _segment

@@ -17,10 +17,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.tables import PARTITION_COLUMN, TableRef, partition_folder
-from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.compat import spark as compat
+from datalake_platform.lake.storage import LakeStorage
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, partition_folder
+from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.spark.session import runs_in_process
 
 
@@ -97,10 +97,12 @@ def write_partitions(
             audit,
             # The day stays a date: Spark sorts the rows by partition before writing them, and
             # dates sort by their prefix alone (radix sort), strings do not (~10% of the write).
-            lambda rows: rows.write.mode("overwrite")
-            .options(**_write_options(audit))
-            .partitionBy(PARTITION_COLUMN)
-            .parquet(staging),
+            lambda rows: (
+                rows.write.mode("overwrite")
+                .options(**_write_options(audit))
+                .partitionBy(PARTITION_COLUMN)
+                .parquet(staging)
+            ),
         )
         storage.stage_empty_partitions(staging, days, _file_schema(df.schema))
         counts = storage.parquet_row_counts(staging, days)

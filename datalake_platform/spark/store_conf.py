@@ -7,7 +7,6 @@ the connector jars (see spark.connectors) and, for an emulator, its endpoint.
 
 from __future__ import annotations
 
-
 from datalake_platform.lake.object_store import GCSLakeStorage, S3LakeStorage
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.settings import current
