@@ -51,7 +51,7 @@ class CheckpointedPipeline:
 
 
 def _bytes(storage, ref: TableRef) -> int:
-    return sum(storage.fs.size(f) for f in storage.parquet_files(storage.table_uri(ref)))
+    return sum(storage.fs.size(f) for f in storage.table_files(ref))
 
 
 def checkpoint_assets(pipeline: CheckpointedPipeline, owners: list[str]) -> list[dg.AssetsDefinition]:
@@ -98,7 +98,7 @@ def _segment_asset(
         }
         if last:
             return dg.MaterializeResult(
-                metadata=table_metadata(storage.table_uri(ref), pipeline.output_model, rows=rows, **extra)
+                metadata=table_metadata(storage, ref, pipeline.output_model, rows=rows, **extra)
             )
         return dg.MaterializeResult(
             metadata={"dagster/uri": storage.table_uri(ref), "dagster/row_count": rows, **extra}

@@ -3,12 +3,15 @@
 datalake seed    copy the bundled sample data into landing (idempotent)
 datalake demo    seed, then materialize every asset over every partition
 datalake ui      start the Dagster UI on the same lake and instance
-datalake sql     query the lake's tables with Spark SQL (-e QUERY, the shell, or --serve JDBC)
+datalake sql     query the lake's Iceberg tables with DuckDB (-e QUERY or a prompt; --as-of, --snapshot)
+datalake catalog config    the pyiceberg properties of the lake's catalog, as JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import shutil
 import sys
@@ -82,7 +85,7 @@ def demo(settings: Settings) -> int:
 
 
 def _print_tables(root: str, defs) -> None:
-    """Rows per materialized table (and its quarantine), read from the parquet footers."""
+    """Rows per materialized table (and its quarantine), from their Iceberg manifests."""
     from datalake_platform.lake.backends import storage_for_root
     from datalake_platform.lake.table_refs import TableRef
     from datalake_platform.ml.artifacts import POINTER, ModelStore
@@ -94,7 +97,7 @@ def _print_tables(root: str, defs) -> None:
             print(f"{key.to_user_string():<40} model version {ModelStore(storage, ref).current()}")
             continue
         line = f"{key.to_user_string():<40} {storage.table_rows(ref):>10,} rows"
-        if ref.zone != "quarantine" and storage.fs.exists(storage.table_uri(ref.quarantine())):
+        if ref.zone != "quarantine" and storage.tables.load(ref.quarantine()) is not None:
             line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"
         print(line)
 
@@ -112,15 +115,31 @@ def ui(port: int) -> int:
 
 
 def sql(settings: Settings, args: argparse.Namespace) -> int:
-    from datalake_platform.catalog import sql as spark_sql
+    from datalake_platform.catalog import sql as lake_sql
     from datalake_platform.lake.backends import storage_for_root
 
-    storage = storage_for_root(settings.lake_root)
-    if args.serve:
-        return spark_sql.serve(storage, args.port)
-    if args.e:
-        return spark_sql.query(storage, args.e)
-    return spark_sql.shell(storage, args.spark_sql_args)
+    tables = storage_for_root(settings.lake_root).tables
+    try:
+        if args.e:
+            return lake_sql.query(tables, args.e, args.as_of, args.snapshot)
+        return lake_sql.shell(tables, args.as_of, args.snapshot)
+    except lake_sql.SqlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def catalog_config(settings: Settings) -> int:
+    """The pyiceberg properties of the lake's catalog, as JSON (what pyiceberg's load_catalog takes)."""
+    from datalake_platform.lake.backends import storage_for_root
+
+    print(json.dumps(storage_for_root(settings.lake_root).tables.properties, indent=2, sort_keys=True))
+    return 0
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """An ISO time; without a zone, UTC."""
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="seed, then materialize every asset over every partition")
     ui_parser = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
-    sql_parser = commands.add_parser("sql", help="Spark SQL on the lake's metastore (tables named zone_domain.table)")
-    sql_parser.add_argument("-e", metavar="QUERY", help="run one query and print its result")
-    sql_parser.add_argument("--serve", action="store_true", help="serve JDBC (Thrift) on 127.0.0.1 until stopped")
-    sql_parser.add_argument("--port", type=int, default=10000)
-    sql_parser.add_argument("spark_sql_args", nargs=argparse.REMAINDER, help="passed to the spark-sql shell")
+    sql_parser = commands.add_parser("sql", help="SQL (DuckDB) on the lake's Iceberg tables, named zone_domain.table")
+    sql_parser.add_argument("-e", metavar="QUERY", help="run the ;-separated statements and print their results")
+    past = sql_parser.add_mutually_exclusive_group()
+    past.add_argument("--as-of", type=_timestamp, metavar="TIME", help="read every table as it was at TIME (ISO)")
+    past.add_argument("--snapshot", type=int, metavar="ID", help="read the table that has snapshot ID at it")
+    catalog_parser = commands.add_parser("catalog", help="the lake's Iceberg catalog")
+    catalog_parser.add_argument("action", choices=["config"], help="config: its pyiceberg properties, as JSON")
     args = parser.parse_args(argv)
     try:
         settings = _environment()
@@ -145,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "sql":
         return sql(settings, args)
+    if args.command == "catalog":
+        return catalog_config(settings)
     if args.command == "seed":
         return seed(settings)
     if args.command == "demo":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dagster as dg
 
 from datalake_platform import registry
-from datalake_platform.catalog.resource import DEFAULT_ENGINE, CatalogResource
 from datalake_platform.compat.dagster import silence_pinned_previews
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
@@ -37,23 +36,9 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "azure": "abfss://container@account.dfs.core.windows.net/prefix",
         }[settings.env]
         raise SettingsError(f"DATALAKE_ENV={settings.env} needs DATALAKE_ROOT to be {where}, not {root!r}.")
-    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root, catalog=catalog_for(settings))
+    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root)
     spark = SparkResource(lake=lake, master=settings.spark_master or LOCAL_MASTER, remote=settings.spark_remote)
     return {"lake": lake, "spark": spark}
-
-
-def catalog_for(settings: Settings) -> CatalogResource:
-    """The SQL interface of the environment (`DATALAKE_SQL` overrides it: databricks_sql on Azure, none)."""
-    optional = {
-        "bigquery_project": "DATALAKE_BIGQUERY_PROJECT",
-        "databricks_warehouse_id": "DATABRICKS_WAREHOUSE_ID",
-        "databricks_catalog": "DATABRICKS_CATALOG",
-        "glue_catalog_id": "DATALAKE_GLUE_CATALOG_ID",
-    }
-    return CatalogResource(
-        engine=settings.sql or DEFAULT_ENGINE[settings.env],
-        **{name: dg.EnvVar(variable) for name, variable in optional.items() if getattr(settings, name)},
-    )
 
 
 def runs_remotely(asset) -> bool:

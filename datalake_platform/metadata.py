@@ -9,6 +9,9 @@ import dagster as dg
 import pandera.pyspark as pa
 
 from datalake_platform.compat.dagster import add_partition_metadata
+from datalake_platform.lake.iceberg import identifier
+from datalake_platform.lake.storage import LakeStorage
+from datalake_platform.lake.table_refs import TableRef
 from datalake_platform.partitions import describe_days
 
 PARTITION_ROW_COUNT = "dagster/partition_row_count"
@@ -64,14 +67,24 @@ def with_partition_row_counts(context: dg.AssetExecutionContext, result: Any) ->
 
 
 def table_metadata(
-    uri: str,
+    storage: LakeStorage,
+    ref: TableRef,
     model: type[pa.DataFrameModel],
     rows_by_day: dict[str, int] | None = None,
     rows: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Materialization metadata of a table; partitioned tables pass `rows_by_day`, others `rows`."""
-    meta: dict[str, Any] = {"dagster/uri": uri, "dagster/column_schema": column_schema(model)}
+    """Materialization metadata of a table; partitioned tables pass `rows_by_day`, others `rows`.
+    The Iceberg snapshot is the one current as the step reports (the one it committed)."""
+    namespace, name = identifier(ref)
+    meta: dict[str, Any] = {
+        "dagster/uri": storage.table_uri(ref),
+        "dagster/table_name": f"{namespace}.{name}",
+        "dagster/column_schema": column_schema(model),
+    }
+    snapshot = storage.tables.snapshot_id(ref)
+    if snapshot is not None:
+        meta["iceberg/snapshot_id"] = str(snapshot)
     if rows_by_day is not None:
         days = sorted(rows_by_day)
         rows = sum(rows_by_day.values())
@@ -81,3 +94,27 @@ def table_metadata(
     meta["dagster/row_count"] = rows
     meta.update(extra)
     return meta
+
+
+def commit_summary() -> dict[str, str]:
+    """What a table's snapshot records of the Dagster step that committed it: run, asset,
+    partitions and code version. Empty outside a Dagster step (a cluster's job, a script)."""
+    try:
+        context = dg.AssetExecutionContext.get()
+    except Exception:  # no step is running in this thread
+        return {}
+    keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
+    key = context.asset_key if len(context.assets_def.keys) == 1 else None
+    version = context.assets_def.code_versions_by_key.get(key) if key is not None else None
+    return {
+        "dagster.run-id": context.run_id,
+        **({"dagster.asset-key": key.to_user_string()} if key is not None else {}),
+        **({"dagster.partition-keys": describe_days(list(keys))} if keys else {}),
+        "dagster.code-version": version or _package_version(),
+    }
+
+
+def _package_version() -> str:
+    from importlib.metadata import version
+
+    return version("datalake_platform")

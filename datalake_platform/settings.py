@@ -60,10 +60,12 @@ class Settings:
     sensor_interval_seconds: int = _var("DATALAKE_SENSOR_INTERVAL_SECONDS", default=30, parse=int)
     images_generated: int = _var("DATALAKE_IMAGES_GENERATED", default=1000, parse=int)
     # The SQL interface of the lake's tables.
-    sql: str | None = _var("DATALAKE_SQL")
-    bigquery_project: str | None = _var("DATALAKE_BIGQUERY_PROJECT")
-    databricks_warehouse_id: str | None = _var("DATABRICKS_WAREHOUSE_ID")
-    databricks_catalog: str | None = _var("DATABRICKS_CATALOG")
+    # The Iceberg catalog of the lake's tables (lake.iceberg): its kind (sql, glue, bigquery, rest;
+    # by default the lake's cloud's own), its URI, its warehouse, and any other pyiceberg property.
+    catalog: str | None = _var("DATALAKE_CATALOG")
+    catalog_uri: str | None = _var("DATALAKE_CATALOG_URI")
+    catalog_warehouse: str | None = _var("DATALAKE_CATALOG_WAREHOUSE")
+    catalog_properties: dict | None = _var("DATALAKE_CATALOG_PROPERTIES", parse=_json_object)
     glue_catalog_id: str | None = _var("DATALAKE_GLUE_CATALOG_ID")
     # Remote compute (deployments/<cloud>/env.template says which a cloud needs).
     compute_overrides: dict = _var("DATALAKE_COMPUTE_OVERRIDES", default=None, parse=_json_object)

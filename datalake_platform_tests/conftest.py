@@ -15,7 +15,6 @@ import dagster as dg
 import pytest
 
 from datalake_platform import registry
-from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform.definitions import build
 from datalake_platform.domains.transactions.seed import cdnow_by_day
 from datalake_platform.domains.transactions.tables import LANDING, LANDING_COLUMNS, LANDING_PURCHASES
@@ -61,8 +60,8 @@ def lake(tmp_path) -> LakeStorage:
     return LocalLakeStorage(str(tmp_path / "lake"))
 
 
-def resources_for(storage: LakeStorage, catalog: CatalogResource | None = None) -> dict:
-    lake = LakeResource(root=storage.location, catalog=catalog)
+def resources_for(storage: LakeStorage) -> dict:
+    lake = LakeResource(root=storage.location)
     return {"lake": lake, "spark": SparkResource(lake=lake)}
 
 
@@ -84,7 +83,7 @@ def materialize(
     """Run the real asset and check definitions of the platform against a test lake.
 
     The days in landing (and `partition_key`) are registered as partitions first, as the
-    landing sensor would have done. `catalog=` publishes what the run commits (none by default).
+    landing sensor would have done.
     """
     instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
     register_landing(instance, storage, LANDING_TABLES)
@@ -94,7 +93,7 @@ def materialize(
         [*defs.assets, *defs.asset_checks],
         selection=selection,
         partition_key=partition_key,
-        resources=resources_for(storage, kwargs.pop("catalog", None)),
+        resources=resources_for(storage),
         instance=instance,
         raise_on_error=kwargs.pop("raise_on_error", False),
         **kwargs,
@@ -138,7 +137,17 @@ def moto_endpoint():
 
 
 @pytest.fixture
-def s3_lake(moto_endpoint) -> LakeStorage:
+def sql_catalog(tmp_path, monkeypatch) -> str:
+    """An Iceberg SQL catalog of this test's own (SQLite), for a lake on an emulated bucket: the
+    emulators' catalogs (moto's Glue) are shared by every test of the session."""
+    uri = f"sqlite:///{tmp_path}/iceberg-catalog.db"
+    monkeypatch.setenv("DATALAKE_CATALOG", "sql")
+    monkeypatch.setenv("DATALAKE_CATALOG_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def s3_lake(moto_endpoint, sql_catalog) -> LakeStorage:
     """A lake under s3://<fresh bucket>/lake on the moto server."""
     import boto3
 
@@ -164,7 +173,7 @@ def gcs_endpoint():
 
 
 @pytest.fixture
-def gcs_lake(gcs_endpoint) -> LakeStorage:
+def gcs_lake(gcs_endpoint, sql_catalog) -> LakeStorage:
     """A lake under gs://<fresh bucket>/lake on fake-gcs-server."""
     import requests
 
@@ -262,10 +271,29 @@ def azurite_endpoint(tmp_path_factory):
 
 
 @pytest.fixture
-def azure_lake(azurite_endpoint) -> LakeStorage:
+def azure_lake(azurite_endpoint, sql_catalog) -> LakeStorage:
     """A lake under abfss://<fresh container>@devstoreaccount1.../lake on Azurite, with its local mirror."""
     from azure.storage.blob import BlobServiceClient
 
     container = f"lake-{uuid.uuid4().hex[:12]}"
     BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).create_container(container)
     return storage_for_root(f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/lake")
+
+
+def table_frame(storage: LakeStorage, ref, day: str | None = None, columns: list[str] | None = None):
+    """A table's rows (one day's, with `day`) as pandas reads the files of its current snapshot:
+    an independent reader of what the platform committed."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    files = storage.table_files(ref) if day is None else storage.partition_files(ref, [day])
+    tables = []
+    for name in files:
+        with storage.fs.open(name, "rb") as fh:
+            tables.append(pq.read_table(fh, columns=columns))
+    if not tables:
+        schema = storage.tables.load(ref).schema().as_arrow() if storage.tables.load(ref) is not None else None
+        return schema.empty_table().to_pandas() if schema is not None else pd.DataFrame(columns=columns)
+    import pyarrow as pa
+
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()

@@ -4,12 +4,11 @@ import os
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING_PURCHASES, PURCHASES
 from datalake_platform.lake.storage import LocalLakeStorage
-from datalake_platform_tests.conftest import REPO
+from datalake_platform_tests.conftest import REPO, table_frame
 
 BIN = Path(os.sys.executable).parent
 
@@ -56,7 +55,7 @@ def _landing_rows(storage, day) -> int:
 def test_dagster_cli_materializes_one_partition(seeded):
     storage, env = seeded
     _materialize(env, "--partition", "1998-06-30")
-    rows = pd.read_parquet(storage.partition_uri(PURCHASES, "1998-06-30"))
+    rows = table_frame(storage, PURCHASES, "1998-06-30")
     assert len(rows) == _landing_rows(storage, "1998-06-30") > 0
     assert set(rows.FECHA.astype(str)) == {"1998-06-30"}
 
@@ -65,5 +64,5 @@ def test_dagster_cli_materializes_a_range_in_one_run(seeded):
     storage, env = seeded
     out = _materialize(env, "--partition-range", "1998-06-27...1998-06-29")
     for day in ["1998-06-27", "1998-06-28", "1998-06-29"]:
-        assert len(pd.read_parquet(storage.partition_uri(PURCHASES, day))) == _landing_rows(storage, day)
+        assert len(table_frame(storage, PURCHASES, day)) == _landing_rows(storage, day)
     assert out.stderr.count("RUN_SUCCESS") == 1

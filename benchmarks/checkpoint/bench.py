@@ -51,7 +51,7 @@ def case(steps: int, checkpointed: bool, memory: str, root: str) -> dict:
         ref = TableRef(ServiceArea.WORK, "bench", f"checkpoint_{k:02d}")
         started = time.perf_counter()
         write_table(df, storage, ref)
-        files = storage.parquet_files(storage.table_uri(ref))
+        files = storage.table_files(ref)
         written.append({"seconds": time.perf_counter() - started, "bytes": sum(Path(f).stat().st_size for f in files)})
         return read_table(spark, storage, ref, None)
 

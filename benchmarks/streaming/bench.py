@@ -26,6 +26,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from datalake_platform_tests.conftest import table_frame
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -80,8 +82,8 @@ def measure(storage, reports, rate: float, seconds: float, id_offset: int) -> di
         for r in batches
         if r.scored_at
     }
-    p = pd.read_parquet(storage.table_uri(POSTS), columns=["post_id", "landed_at"])
-    s = pd.read_parquet(storage.table_uri(SCORED_POSTS), columns=["post_id", "scored_at"])
+    p = table_frame(storage, POSTS, columns=["post_id", "landed_at"])
+    s = table_frame(storage, SCORED_POSTS, columns=["post_id", "scored_at"])
     both = p[p["post_id"].isin(ids)].merge(s, on="post_id")
     latency = (both["scored_at"].map(committed) - both["landed_at"]).dt.total_seconds()
     return {

@@ -7,8 +7,8 @@ rows; re-running either day keeps that verdict, because each entry remembers whe
 first ingested. Hashing every file would read all of landing again, so only files whose size
 equals another file's are hashed (bytes can only be equal if sizes are).
 
-The manifest is a partitioned parquet table in the `manifest` service area, one `dt=` folder per
-day, replaced with the universal partition it describes. No library keeps such a registry for
+The manifest is an Iceberg table in the `manifest` service area (`manifest_<domain>.<table>`), a
+small file per day, replaced with the universal partition it describes. No library keeps such a registry for
 plain files on any store (Auto Loader's is Databricks-only), hence this module.
 """
 
@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass, replace
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from datalake_platform.lake.iceberg import day_folder
 from datalake_platform.lake.storage import LakeStorage, LandingFile
-from datalake_platform.lake.table_refs import TableRef, partition_folder
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
 
 DUPLICATE_FILE = "duplicate_file"
 
@@ -56,6 +57,7 @@ SCHEMA = pa.schema(
         ("records", pa.int64()),  # absent from manifests written before it was kept: read as null
     ]
 )
+TABLE_SCHEMA = SCHEMA.append(pa.field(PARTITION_COLUMN, pa.date32()))  # an Iceberg table's files hold its partition
 
 
 def judge(
@@ -163,12 +165,19 @@ def staged_meanwhile(
         after()
         return stage(storage, landing, days, entries)
 
+    committed = []
+
+    def commit() -> None:
+        storage.commit_partitions(landing.manifest(), staging.result(), days, TABLE_SCHEMA)
+        committed.append(True)
+
     with ThreadPoolExecutor(max_workers=1) as driver:
         staging = driver.submit(staged)
         try:
-            yield lambda: storage.commit_partitions(landing.manifest(), staging.result(), days)
+            yield commit
         finally:
-            storage.discard(staging.result())
+            if not committed:
+                storage.discard(staging.result())
 
 
 def stage(storage: LakeStorage, landing: TableRef, days: list[str], entries: list[Entry]) -> str:
@@ -181,10 +190,11 @@ def stage(storage: LakeStorage, landing: TableRef, days: list[str], entries: lis
             by_day[e.day].append(asdict(e))
 
     def write_day(day: str) -> None:
-        folder = f"{staging}/{partition_folder(day)}"
+        folder = f"{staging}/{day_folder(day)}"
         storage.fs.makedirs(folder, exist_ok=True)
+        rows = [{**row, PARTITION_COLUMN: dt.date.fromisoformat(day)} for row in by_day[day]]
         with storage.fs.open(f"{folder}/files.parquet", "wb") as fh:
-            pq.write_table(pa.Table.from_pylist(by_day[day], schema=SCHEMA), fh)
+            pq.write_table(pa.Table.from_pylist(rows, schema=TABLE_SCHEMA), fh)
 
     try:
         with ThreadPoolExecutor(max_workers=storage.io_threads) as pool:

@@ -71,7 +71,8 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         yield nothing_lost.result(session, storage)
         yield dg.MaterializeResult(
             metadata=table_metadata(
-                storage.table_uri(ref),
+                storage,
+                ref,
                 MisplacedRecords,
                 rows=rows,
                 misplaced_files=dg.MetadataValue.json([f.relative_path for f in files[:100]]),

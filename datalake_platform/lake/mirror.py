@@ -6,12 +6,11 @@ writes as usual, kept in step with the bucket, which stays the source of truth:
 
 - landing is listed on the bucket (the sensor sees what producers drop there); the files a run
   reads are downloaded into the mirror first, again only when their etag changed;
-- every commit is published to the bucket from the staging folder with the object-store
-  protocol (upload, `_commit.json`: the commit point, delete the rest), then committed locally
-  (atomic folder exchange); `write_bytes` writes both;
-- reading a table lists its committed partitions on the bucket and makes each mirror folder the
-  bucket's committed version: files it lacks are downloaded (Spark's part files have unique
-  names, so a file once downloaded never changes), files the marker does not list are removed.
+- a table's files are written in the mirror, uploaded to the same place under the bucket, then
+  committed to the lake's Iceberg catalog with their bucket URIs (lake.iceberg); `write_bytes`
+  writes both;
+- reading a table plans its files from the catalog and reads the mirror's copies, fetching those
+  it lacks (a table's files have unique names and never change once written).
 
 On Azure Databricks the ABFS driver is built in: there the lake is `AzureLakeStorage` itself and
 no mirror is used (`DATALAKE_SPARK_STORE=native`).
@@ -19,13 +18,12 @@ no mirror is used (`DATALAKE_SPARK_STORE=native`).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from datalake_platform.lake.object_store import COMMIT_MARKER, ObjectStoreLakeStorage
+from datalake_platform.lake.object_store import ObjectStoreLakeStorage
 from datalake_platform.lake.storage import LandingFile, LocalLakeStorage
-from datalake_platform.lake.table_refs import ServiceArea, TableRef, partition_folder
+from datalake_platform.lake.table_refs import TableRef
 from datalake_platform.settings import current
 
 
@@ -46,6 +44,9 @@ class MirroredLakeStorage(LocalLakeStorage):
     # -- landing: listed on the bucket, downloaded when read --------------------------------
     def landing_folders(self, ref: TableRef) -> dict[str, list[LandingFile]]:
         return {folder: [self._mirrored(f, ref) for f in files] for folder, files in self.remote.landing_folders(ref).items()}
+
+    def landing_days(self, ref: TableRef) -> list[str]:
+        return self.remote.landing_days(ref)
 
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
         remote = self.remote.list_landing_files(ref, days)
@@ -72,45 +73,40 @@ class MirroredLakeStorage(LocalLakeStorage):
         self.remote.fs.get_file(remote, str(partial))
         partial.replace(local)
 
-    # -- commits: published to the bucket (the commit point), then to the mirror ---------------
-    def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
-        folders = [partition_folder(d) for d in days]
-        self.remote.commit_folders(staging, self._remote(self.table_uri(ref)), folders, local=True)
-        super().commit_partitions(ref, staging, days)
+    # -- tables: written in the mirror, uploaded, then committed on the bucket's catalog -------
+    def table_location(self, ref: TableRef) -> str:
+        return self.remote.table_location(ref)
 
-    def commit_table(self, ref: TableRef, staging: str) -> None:
-        self.remote.commit_folders(staging, self._remote(self.table_uri(ref)), None, local=True)
-        super().commit_table(ref, staging)
+    def commit_partitions(self, ref, staging, days, schema, summary={}):
+        self._upload(staging)
+        return super().commit_partitions(ref, staging, days, schema, summary)
+
+    def commit_table(self, ref, staging, schema, summary={}):
+        self._upload(staging)
+        return super().commit_table(ref, staging, schema, summary)
+
+    def _upload(self, staging: str) -> None:
+        local = self.parquet_files(staging)
+        if local:
+            self.remote.fs.put(local, [self._remote(f) for f in local])
+
+    def published_path(self, staged: str) -> str:
+        return self._remote(staged)
+
+    def readable_paths(self, paths: list[str]) -> list[str]:
+        """The mirror's copies of the bucket's files, fetched where missing: a table's data files
+        never change once written (unique names), so a copy once fetched stays good."""
+        local = []
+        for remote in paths:
+            path = Path(self.uri(self.remote.relative_path(remote)))
+            if not path.exists():
+                self._fetch(remote, path)
+            local.append(str(path))
+        return local
 
     def write_bytes(self, uri: str, data: bytes) -> bool:
         written = super().write_bytes(uri, data)
         return self.remote.write_bytes(self._remote(uri), data) or written
-
-    # -- tables: committed partitions on the bucket, files fetched into the mirror -------------
-    def list_partitions(self, ref: TableRef) -> list[str]:
-        days = self.remote.list_partitions(ref)
-        for day in days:
-            self._sync_down(self.partition_uri(ref, day))
-        return days
-
-    def parquet_files(self, folder: str) -> list[str]:
-        if not Path(folder).is_relative_to(self.uri(f"{ServiceArea.WORK}/_staging")):  # staging is this run's own
-            self._sync_down(folder)  # the mirror may lag the bucket (another machine) or lead it (a killed commit)
-        return super().parquet_files(folder)
-
-    def _sync_down(self, folder: str) -> None:
-        """Make the mirror's folder the bucket's committed version of it."""
-        remote = self._remote(folder)
-        try:
-            listed = json.loads(self.remote.fs.cat_file(f"{remote}/{COMMIT_MARKER}"))["files"]
-        except FileNotFoundError:
-            return
-        for relative in listed:
-            if not (Path(folder) / relative).exists():
-                self._fetch(f"{remote}/{relative}", Path(folder) / relative)
-        for path in Path(folder).rglob("*"):
-            if path.is_file() and path.relative_to(folder).as_posix() not in listed and not path.name.startswith("."):
-                path.unlink()
 
 
 def mirror_folder(remote: ObjectStoreLakeStorage) -> str:

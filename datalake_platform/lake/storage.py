@@ -1,19 +1,18 @@
-"""Storage backends: where the lake's bytes live and how a partition is replaced atomically.
+"""Storage backends: where the lake's bytes live, and its tables' commits (lake.iceberg).
 
-Asset code never builds a path or names a filesystem: it asks the storage for a table's URI
-(to give to Spark), for the files in landing, and to commit what Spark wrote into a staging
-area. The local backend is here; object stores (lake.object_store) sit behind the same methods.
+Asset code never builds a path or names a filesystem: it asks the storage for a table's URI,
+for the files in landing, for a staging folder to write into and to commit what was written
+there, and for the files a table's current snapshot holds (to give to Spark). The local backend
+is here; object stores (lake.object_store) sit behind the same methods.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import os
-import shutil
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.table_refs import PARTITION_COLUMN, ServiceArea, TableRef, partition_folder
+from datalake_platform.lake.iceberg import LakeTables, StagedFile, catalog_properties, day_folder
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, Zone, partition_folder
+from datalake_platform.settings import current
 
 # Names that producers use for files still being written, and Spark/Hadoop bookkeeping files.
 _IN_PROGRESS_PREFIXES = ("_", ".")
@@ -50,11 +51,8 @@ def is_data_file(name: str) -> bool:
 
 
 class LakeStorage(ABC):
-    """One lake root on one kind of store."""
+    """One lake root on one kind of store: its files (landing, service areas) and its Iceberg tables."""
 
-    # Called as catalog(ref, spark_schema, days or None) after each committed table write, to
-    # publish it to SQL engines (catalog.resource.Publisher); the lake resource sets it.
-    catalog: Callable | None = None
     # Threads for many small reads or writes (a manifest's file per day): on an object store
     # each is a round trip, and they overlap.
     io_threads = 8
@@ -80,49 +78,116 @@ class LakeStorage(ABC):
     def partition_uri(self, ref: TableRef, day: str) -> str:
         return f"{self.table_uri(ref)}/{partition_folder(day)}"
 
+    # -- tables: Iceberg ----------------------------------------------------------------------
+    @functools.cached_property
+    def tables(self) -> LakeTables:
+        return LakeTables(catalog_properties(current(), self.location), self.table_location)
+
+    def table_location(self, ref: TableRef) -> str:
+        """Where the catalog records the table: its folder as every engine names it."""
+        return self.catalog_path(self.table_uri(ref))
+
+    def catalog_path(self, uri: str) -> str:
+        """A file of this store as the catalog records it (engines name S3 `s3://`, not `s3a://`)."""
+        return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri
+
+    def readable_paths(self, paths: list[str]) -> list[str]:
+        """Files the catalog lists, as Spark and this storage's filesystem read them."""
+        return ["s3a://" + p[len("s3://") :] if p.startswith("s3://") else p for p in paths]
+
     def staging_uri(self, ref: TableRef) -> str:
-        """A fresh folder in the work area, invisible to readers, for one write of `ref`."""
-        return self.uri(f"{ServiceArea.WORK}/_staging/{ref.relative_path}/{uuid.uuid4().hex}")
+        """A fresh folder under the table's location for one write: no reader looks there until a
+        commit references its files."""
+        return f"{self.table_uri(ref)}/data/{uuid.uuid4().hex}"
 
     def list_partitions(self, ref: TableRef) -> list[str]:
-        """The days that have a `dt=` folder under the table, sorted."""
-        return self.staged_days(self.table_uri(ref))
+        """The days that hold rows: a table's from its snapshot; landing's, its `dt=` folders."""
+        if ref.zone == Zone.LANDING:
+            return self.landing_days(ref)
+        return sorted(d for d in self.tables.rows_by_day(ref) if d != "all")
 
-    def staged_days(self, folder: str) -> list[str]:
-        """The days that have a `dt=` folder under `folder`, sorted."""
-        prefix = f"{PARTITION_COLUMN}="
+    def partition_files(self, ref: TableRef, days: list[str]) -> list[str]:
+        """The data files of the given partitions of table `ref`, in its current snapshot."""
+        if not days:
+            return []
+        return self.readable_paths([f.file_path for f in self.tables.data_files(ref, days)])
+
+    def table_files(self, ref: TableRef) -> list[str]:
+        """Every data file of table `ref`, in its current snapshot."""
+        return self.readable_paths([f.file_path for f in self.tables.data_files(ref)])
+
+    def row_counts(self, ref: TableRef, days: list[str]) -> dict[str, int]:
+        """Rows of each of `days` in table `ref` (0 for a day without rows), from its manifests."""
+        counted = self.tables.rows_by_day(ref, days) if days else {}
+        return {day: counted.get(day, 0) for day in days}
+
+    def table_rows(self, ref: TableRef) -> int:
+        """Rows of table `ref`, all partitions, from its manifests."""
+        return sum(self.tables.rows_by_day(ref).values())
+
+    def column_sum(self, ref: TableRef, column: str) -> Any:
+        """SUM(`column`) over table `ref`, read a batch at a time on the driver: exact for decimals
+        and integers, in constant memory; None when no row holds a value."""
+        total = None
+        for name in self.table_files(ref):
+            with self.fs.open(name, "rb") as fh:
+                for batch in pq.ParquetFile(fh).iter_batches(batch_size=1 << 20, columns=[column]):
+                    part = pc.sum(batch.column(0)).as_py()
+                    if part is not None:
+                        total = part if total is None else total + part
+        return total
+
+    def commit_partitions(
+        self, ref: TableRef, staging: str, days: list[str], schema: pa.Schema, summary: Mapping[str, str] = {}
+    ) -> int | None:
+        """Make the files staged under `staging/day=<day>/` the partitions `days` of table `ref`, in one
+        snapshot; its id. A day with nothing staged ends with no rows: a re-run replaces, never appends."""
+        if not days:
+            return None
+        files = self.staged_files(staging, days)
+        return self.tables.replace(ref, schema, files, sorted(days), dict(summary))
+
+    def commit_table(self, ref: TableRef, staging: str, schema: pa.Schema, summary: Mapping[str, str] = {}) -> int | None:
+        """Make the files staged under `staging` the whole (unpartitioned) table `ref`, in one snapshot."""
+        return self.tables.replace(ref, schema, self.staged_files(staging, None), None, dict(summary))
+
+    def empty_partitions(self, ref: TableRef, days: list[str], schema: Callable[[], pa.Schema]) -> list[str]:
+        """Make each of `days` hold no rows of table `ref`, in one snapshot; the days that held some.
+        `schema` (of the table) is asked for only if the table does not exist yet."""
+        counts = self.row_counts(ref, days) if self.tables.load(ref) is not None else None
+        changed = [d for d in days if counts is None or counts[d]]
+        if changed:
+            self.tables.replace(ref, schema(), [], sorted(changed), {})
+        return [d for d in changed if counts is not None]
+
+    def staged_files(self, staging: str, days: list[str] | None) -> list[StagedFile]:
+        """The parquet files of one write, with their footers (read by a few threads on an object store)."""
+        if days is None:
+            named = [(path, None) for path in self.parquet_files(staging)]
+        else:
+            named = [(path, day) for day in days for path in self.parquet_files(f"{staging}/{day_folder(day)}")]
+
+        def staged(item: tuple[str, str | None]) -> StagedFile:
+            path, day = item
+            with self.fs.open(path, "rb") as fh:
+                metadata = pq.ParquetFile(fh).metadata
+            return StagedFile(self.catalog_path(self.published_path(path)), self.fs.size(path), metadata, day)
+
+        with ThreadPoolExecutor(max_workers=self.io_threads) as pool:
+            return list(pool.map(staged, named))
+
+    def published_path(self, staged: str) -> str:
+        """Where a staged file is when the table references it (it is already there, but on a mirror)."""
+        return staged
+
+    # -- plain folders: landing, staging, service areas ----------------------------------------
+    def landing_days(self, ref: TableRef) -> list[str]:
+        """The days that have a `dt=` folder under landing table `ref`, sorted."""
+        prefix, folder = f"{PARTITION_COLUMN}=", self.table_uri(ref)
         if not self.fs.exists(folder):
             return []
         names = (Path(p.rstrip("/")).name for p in self.fs.ls(folder, detail=False))
         return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
-
-    def stage_empty_partitions(self, staging: str, days: list[str], schema: pa.Schema) -> None:
-        """An empty parquet file with `schema` for each of `days` that has nothing staged.
-
-        Spark writes no file for an empty partition; an empty folder would leave the table's
-        schema unknowable (a reader of only empty days fails to infer it).
-        """
-        for day in sorted(set(days) - set(self.staged_days(staging))):
-            folder = f"{staging}/{partition_folder(day)}"
-            self.fs.makedirs(folder, exist_ok=True)
-            with self.fs.open(f"{folder}/part-empty-{uuid.uuid4().hex}.parquet", "wb") as fh:
-                pq.write_table(schema.empty_table(), fh)
-
-    def empty_partitions(self, ref: TableRef, days: list[str], schema: Callable[[], pa.Schema]) -> list[str]:
-        """Make each of `days` an empty partition of `ref` where it is not one already (a partition
-        holding rows is replaced, a missing one created, atomically as commits are); the days
-        changed. `schema` (of the files) is asked for only if there are some."""
-        present = set(self.list_partitions(ref))
-        rows = self.parquet_row_counts(self.table_uri(ref), sorted(present.intersection(days)))
-        changed = [d for d in days if rows.get(d, 1)]  # holding rows, or missing
-        if changed:
-            staging = self.staging_uri(ref)
-            try:
-                self.stage_empty_partitions(staging, changed, schema())
-                self.commit_partitions(ref, staging, changed)
-            finally:
-                self.discard(staging)
-        return changed
 
     def list_landing_files(self, ref: TableRef, days: list[str]) -> list[LandingFile]:
         """The complete data files of the given days, skipping in-progress and hidden files."""
@@ -166,46 +231,31 @@ class LakeStorage(ABC):
     def _relative_to(self, name: str, table: str) -> str:
         return name[len(self.fs._strip_protocol(table).rstrip("/")) + 1 :]
 
-    def committed_files(self, folder: str) -> list[str] | None:
-        """The files of a folder's committed version, where the store needs a list to tell them
-        (see lake.object_store); None where the folder itself is the committed version."""
-        return None
+    def relative_path(self, uri: str) -> str:
+        """A file of the lake, relative to its root."""
+        return self._relative_to(self.fs._strip_protocol(uri), self.root)
 
     def parquet_files(self, folder: str) -> list[str]:
-        """The committed parquet data files of one folder (a partition or a table)."""
-        committed = self.committed_files(folder)
-        if committed is not None:
-            return [f for f in committed if f.endswith(".parquet")]
+        """The parquet data files under one folder (a write's staging, a day of it), at any depth."""
         if not self.fs.exists(folder):
             return []
-        return [
+        base = self.fs._strip_protocol(folder).rstrip("/")
+        return sorted(
             self._full(name)
-            for name in self.fs.ls(folder, detail=False)
-            if name.endswith(".parquet") and is_data_file(Path(name).name)
-        ]
+            for name in self.fs.find(folder)
+            if name.endswith(".parquet") and all(is_data_file(part) for part in name[len(base) + 1 :].split("/"))
+        )
 
-    def partition_files(self, ref: TableRef, days: list[str]) -> list[str]:
-        """The committed parquet files of the given partitions of `ref`."""
-        return [f for day in days for f in self.parquet_files(self.partition_uri(ref, day))]
+    def parquet_row_counts(self, folder: str, days: list[str]) -> dict[str, int]:
+        """Rows per `day=` folder of a staged write, from the footers."""
+        return {day: self.parquet_rows(f"{folder}/{day_folder(day)}") for day in days}
 
     def parquet_rows(self, folder: str) -> int:
-        """Rows of the parquet files in one folder, read from their footers: no data scan."""
+        """Rows of the parquet files under one folder, read from their footers: no data scan."""
         total = 0
         for name in self.parquet_files(folder):
             with self.fs.open(name, "rb") as fh:
                 total += pq.ParquetFile(fh).metadata.num_rows
-        return total
-
-    def parquet_column_sum(self, folder: str, column: str) -> Any:
-        """SUM(`column`) over the parquet files of one folder, read a batch at a time on the driver:
-        exact for decimals and integers, in constant memory; None when no row holds a value."""
-        total = None
-        for name in self.parquet_files(folder):
-            with self.fs.open(name, "rb") as fh:
-                for batch in pq.ParquetFile(fh).iter_batches(batch_size=1 << 20, columns=[column]):
-                    part = pc.sum(batch.column(0)).as_py()
-                    if part is not None:
-                        total = part if total is None else total + part
         return total
 
     def files_with_values(self, files: list[str], column: str) -> list[str]:
@@ -227,33 +277,12 @@ class LakeStorage(ABC):
         with ThreadPoolExecutor(max_workers=self.io_threads) as pool:
             return [f for f, keep in zip(files, pool.map(has_values, files)) if keep]
 
-    def table_rows(self, ref: TableRef) -> int:
-        """Rows of a parquet table, all partitions, from the footers."""
-        days = self.list_partitions(ref)
-        if not days:
-            return self.parquet_rows(self.table_uri(ref))
-        return sum(self.parquet_row_counts(self.table_uri(ref), days).values())
-
-    def parquet_row_counts(self, table_uri: str, days: list[str]) -> dict[str, int]:
-        """Rows per partition of a partitioned parquet folder."""
-        return {day: self.parquet_rows(f"{table_uri}/{partition_folder(day)}") for day in days}
-
-    @abstractmethod
-    def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
-        """Make the staged `dt=` folders the table's partitions, each replaced atomically.
-
-        A day with nothing staged becomes an empty partition: a re-run replaces, never appends.
-        """
-
-    @abstractmethod
-    def commit_table(self, ref: TableRef, staging: str) -> None:
-        """Make the staged folder the whole (unpartitioned) table, atomically."""
-
     @abstractmethod
     def write_bytes(self, uri: str, data: bytes) -> bool:
         """Write a whole file atomically (readers never see half of it); False if it already held `data`."""
 
     def discard(self, staging: str) -> None:
+        """Remove a write that was not committed."""
         if self.fs.exists(staging):
             self.fs.rm(staging, recursive=True)
 
@@ -262,7 +291,7 @@ class LakeStorage(ABC):
 
 
 class LocalLakeStorage(LakeStorage):
-    """A lake in a local folder. Commits are directory renames, which POSIX makes atomic."""
+    """A lake in a local folder."""
 
     io_threads = 1  # a local file is read in microseconds: threads only contend for the GIL (2x slower)
 
@@ -274,15 +303,6 @@ class LocalLakeStorage(LakeStorage):
     def fs(self) -> fsspec.AbstractFileSystem:
         return self._fs
 
-    def commit_partitions(self, ref: TableRef, staging: str, days: list[str]) -> None:
-        table = Path(self.table_uri(ref))
-        table.mkdir(parents=True, exist_ok=True)
-        for day in days:
-            staged = Path(staging) / partition_folder(day)
-            staged.mkdir(parents=True, exist_ok=True)
-            _replace_dir(staged, table / partition_folder(day))
-        shutil.rmtree(staging, ignore_errors=True)
-
     def write_bytes(self, uri: str, data: bytes) -> bool:
         path = Path(uri)
         if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
@@ -293,12 +313,6 @@ class LocalLakeStorage(LakeStorage):
         os.replace(tmp, path)
         return True
 
-    def commit_table(self, ref: TableRef, staging: str) -> None:
-        target = Path(self.table_uri(ref))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _replace_dir(Path(staging), target)
-        shutil.rmtree(staging, ignore_errors=True)
-
 
 def _version(info: dict) -> str:
     """What changes when a file is rewritten: the object's etag where the store has one, else its mtime."""
@@ -306,32 +320,3 @@ def _version(info: dict) -> str:
         if info.get(key) is not None:
             return str(info[key]).strip('"')
     return ""
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put `new` at `target`; readers see the old folder or the new one, never a mix or none."""
-    if not target.exists():
-        os.rename(new, target)
-        return
-    if _exchange(new, target):
-        shutil.rmtree(new)  # `new` now holds the previous version
-        return
-    # No atomic exchange on this OS: two renames, with a window of microseconds in between.
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
-    os.rename(target, old)
-    os.rename(new, target)
-    shutil.rmtree(old)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); Python has no wrapper."""
-    renameat2 = getattr(_libc, "renameat2", None)
-    if renameat2 is None:
-        return False
-    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0

@@ -50,17 +50,15 @@ class ModelStore:
         return f"{self.storage.table_uri(self.ref)}/version={version}"
 
     def publish(self, version: str, write: Callable[[str], None]) -> str:
-        """`write(folder)` saves the artifacts into a staging folder, which becomes the version atomically."""
-        staging = self.storage.staging_uri(self.ref)
-        try:
-            write(staging)
-            self.storage.commit_table(
-                TableRef(self.ref.zone, self.ref.domain, f"{self.ref.table}/version={version}"), staging
-            )
-        finally:
-            self.storage.discard(staging)
+        """`write(folder)` saves the artifacts into the version's own folder, which no reader opens
+        until the pointer names it: writing the pointer (one atomic file) publishes the version."""
+        folder = self.uri(version)
+        if self.storage.fs.exists(self._pointer()) and self.current() == version:
+            return folder  # published already: the same version is the same artifacts
+        self.storage.discard(folder)  # what an earlier, killed publication of this version left
+        write(folder)
         self.storage.write_bytes(self._pointer(), json.dumps({"version": version}).encode())
-        return self.uri(version)
+        return folder
 
     def current(self) -> str:
         """The version last published; a clear error when the model was never trained."""

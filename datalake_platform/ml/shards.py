@@ -24,7 +24,7 @@ from datalake_platform.lake.table_refs import TableRef
 
 def parquet_shards(storage: LakeStorage, ref: TableRef) -> list[str]:
     """The (unpartitioned) table's committed parquet files, sorted: the shards."""
-    return sorted(storage.parquet_files(storage.table_uri(ref)))
+    return sorted(storage.table_files(ref))
 
 
 def fixed_size_bytes(column: pa.Array, shape: Sequence[int]) -> np.ndarray:

@@ -187,4 +187,4 @@ def _rows(storage: LakeStorage, ref: TableRef | None, days: list[str] | None) ->
     """Rows of `ref` per day of `days`, from the parquet footers; all its rows under `ALL` when `days` is None."""
     if days is None:
         return {counting.ALL: storage.table_rows(ref) if ref is not None else 0}
-    return storage.parquet_row_counts(storage.table_uri(ref), days) if ref is not None else dict.fromkeys(days, 0)
+    return storage.row_counts(ref, days) if ref is not None else dict.fromkeys(days, 0)

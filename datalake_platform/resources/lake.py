@@ -1,26 +1,19 @@
-"""The lake as a Dagster resource: where the root is and which storage backend serves it (lake.storage_for_root)."""
+"""The lake as a Dagster resource: where the root is and which storage backend serves it (lake.backends)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import dagster as dg
-from pydantic import Field
 
-from datalake_platform.catalog.resource import CatalogResource
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.lake.storage import LakeStorage
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The datalake root (`DATALAKE_ROOT`, default `./lake`): a folder, or `s3://`, `gs://`, `abfss://` URI."""
+    """The datalake root (`DATALAKE_ROOT`, default `./lake`): a folder, or `s3://`, `gs://`, `abfss://` URI.
+    Its tables are Iceberg tables in the environment's catalog (`DATALAKE_CATALOG`, lake.iceberg)."""
 
     root: str
-    catalog: Optional[CatalogResource] = Field(default=None, description="Where committed tables are published for SQL.")
 
     @property
     def storage(self) -> LakeStorage:
-        storage = storage_for_root(self.root)
-        if self.catalog is not None:
-            storage.catalog = self.catalog.publisher(storage)
-        return storage
+        return storage_for_root(self.root)

@@ -32,6 +32,8 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionOverwriteMode": "static",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Iceberg reads timestamps as INT64 micros (its `timestamptz`); Spark's default INT96 it refuses.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
@@ -104,6 +106,7 @@ def get_or_create_connect_session(remote: str, app_name: str = "datalake_platfor
             "spark.sql.session.timeZone",
             "spark.sql.sources.partitionOverwriteMode",
             "spark.sql.shuffle.partitions",
+            "spark.sql.parquet.outputTimestampType",
         )
         for key in (*shared, *compat.SESSION_CONF):
             session.conf.set(key, BASE_CONF[key])

@@ -1,14 +1,13 @@
-"""Reading and writing lake tables with Spark, through the storage's commit protocol.
+"""Reading and writing lake tables with Spark, committed through the tables' Iceberg catalog.
 
-Writers never touch a table's folder: Spark writes into a staging folder in the work area,
-an optional audit judges the staged rows, then the storage swaps each partition into place.
-A run killed mid-write, or a write the audit rejects, leaves the previous version readable
-and whole.
+Spark writes a run's files into a fresh folder under the table (which no reader plans from), an
+optional audit judges the staged rows, then one catalog commit makes them the table's partitions
+(lake.iceberg). A run killed mid-write, or a write the audit rejects, leaves the previous
+snapshot readable and whole.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -18,8 +17,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from datalake_platform.compat import spark as compat
+from datalake_platform.lake.iceberg import DAY_FOLDER_COLUMN, day_folder
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, partition_folder
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
+from datalake_platform.metadata import commit_summary
 from datalake_platform.quality.staged_files import StagedFiles
 from datalake_platform.spark.session import runs_in_process
 
@@ -33,30 +34,15 @@ def read_table(
 ) -> DataFrame:
     """A table read with its declared schema; `days` limits a partitioned table to those partitions.
 
-    With `schema=None` the schema is the one the files hold (what a contract check must see);
-    the partition column is then a date, as the lake declares it everywhere.
+    Spark reads the data files the table's current snapshot lists (never a folder: a folder also
+    holds files no commit published). With `schema=None` the schema is the one the files hold
+    (what a contract check must see).
     """
-    uri = storage.table_uri(ref)
-    reader = spark.read.schema(schema) if schema is not None else spark.read
-    if days is None and storage.committed_files(uri) is None:  # the folder is the table
-        if schema is not None and not storage.fs.exists(uri):  # nothing ingested yet: an empty table
-            return spark.createDataFrame([], schema)
-        return _typed_partition(reader.parquet(uri), schema)
-    paths = _committed_paths(storage, ref, days)
-    if not paths:
+    files = storage.table_files(ref) if days is None else storage.partition_files(ref, days)
+    if not files:
         return spark.createDataFrame([], schema or StructType())
-    return _typed_partition(reader.option("basePath", uri).parquet(*paths), schema)
-
-
-def _committed_paths(storage: LakeStorage, ref: TableRef, days: list[str] | None) -> list[str]:
-    """Partition folders where a folder is its committed version; else the committed files themselves."""
-    present = storage.list_partitions(ref)
-    if days is None and not present:  # an unpartitioned table on an object store
-        return storage.parquet_files(storage.table_uri(ref))
-    chosen = [d for d in present if days is None or d in set(days)]
-    if storage.committed_files(storage.table_uri(ref)) is None:
-        return [storage.partition_uri(ref, d) for d in chosen]
-    return storage.partition_files(ref, chosen)
+    reader = spark.read.schema(schema) if schema is not None else spark.read
+    return reader.parquet(*files)
 
 
 class Audit(Protocol):
@@ -75,55 +61,48 @@ class Audit(Protocol):
     def verify(self, staged: DataFrame, rows: Mapping[str, int], files: StagedFiles | None = None) -> bool: ...
 
 
-def _typed_partition(df: DataFrame, schema: StructType | None) -> DataFrame:
-    if schema is None and PARTITION_COLUMN in df.columns:
-        return df.withColumn(PARTITION_COLUMN, F.to_date(PARTITION_COLUMN))
-    return df
-
-
 def write_partitions(
     df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str], audit: Audit | None = None
 ) -> dict[str, int]:
     """Replace the given partitions of `ref` with `df` (which holds a `dt` column); rows per day.
 
-    Days in `days` with no rows in `df` become empty partitions, so a re-run never leaves a
-    stale partition behind. Rows are counted from the written parquet footers, not by a scan.
-    With an `audit`, nothing is published unless it passes the staged rows.
+    Days in `days` with no rows in `df` end with none, so a re-run never leaves a stale partition
+    behind. Rows are counted from the written parquet footers, not by a scan. With an `audit`,
+    nothing is published unless it passes the staged rows.
     """
     staging = storage.staging_uri(ref)
     try:
         _stage(
             df,
             audit,
-            # The day stays a date: Spark sorts the rows by partition before writing them, and
-            # dates sort by their prefix alone (radix sort), strings do not (~10% of the write).
+            # Split by a copy of the day: the files keep `dt`, as an Iceberg data file must. The day
+            # stays a date: Spark sorts the rows by it before writing, and dates sort by their prefix
+            # alone (radix sort), strings do not (~10% of the write).
             lambda rows: (
-                rows.write.mode("overwrite")
+                rows.withColumn(DAY_FOLDER_COLUMN, F.col(PARTITION_COLUMN))
+                .write.mode("overwrite")
                 .options(**_write_options(audit))
-                .partitionBy(PARTITION_COLUMN)
+                .partitionBy(DAY_FOLDER_COLUMN)
                 .parquet(staging)
             ),
         )
-        storage.stage_empty_partitions(staging, days, _file_schema(df.schema))
         counts = storage.parquet_row_counts(staging, days)
-        if _passes(audit, df, storage, staging, counts):
-            storage.commit_partitions(ref, staging, days)
-            _publish(storage, ref, df.schema, days)
-    finally:
+        if not _passes(audit, df, storage, staging, counts):
+            storage.discard(staging)
+            return counts
+        storage.commit_partitions(ref, staging, days, _file_schema(df.schema), commit_summary())
+    except BaseException:
         storage.discard(staging)
+        raise
     return counts
 
 
 def clear_partitions(
     schema: Callable[[], StructType], storage: LakeStorage, ref: TableRef, days: list[str]
 ) -> dict[str, int]:
-    """What `write_partitions` of no rows leaves (each day an empty partition), without Spark, and
-    touching only the days that are not empty already; rows per day (none). `schema` (the rows'
-    Spark schema) is asked for only if a day must change, and once."""
-    schema = functools.cache(schema)
-    cleared = storage.empty_partitions(ref, days, lambda: _file_schema(schema()))
-    if cleared:
-        _publish(storage, ref, schema(), cleared)
+    """What `write_partitions` of no rows leaves (no row in any of `days`), without Spark; rows per
+    day (none). `schema` (the rows' Spark schema) is asked for only if the table is new."""
+    storage.empty_partitions(ref, days, lambda: _file_schema(schema()))
     return dict.fromkeys(days, 0)
 
 
@@ -136,23 +115,20 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     try:
         _stage(df, audit, lambda rows: rows.write.mode("overwrite").options(**_write_options(audit)).parquet(staging))
         rows = storage.parquet_rows(staging)
-        if _passes(audit, df, storage, staging, {"all": rows}):
-            storage.commit_table(ref, staging)
-            _publish(storage, ref, df.schema, None)
-    finally:
+        if not _passes(audit, df, storage, staging, {"all": rows}):
+            storage.discard(staging)
+            return rows
+        storage.commit_table(ref, staging, _file_schema(df.schema), commit_summary())
+    except BaseException:
         storage.discard(staging)
+        raise
     return rows
 
 
 def _file_schema(schema: StructType) -> pa.Schema:
-    """The arrow schema of a partitioned table's files: its columns but the partition column.
-    Parquet stores Spark timestamps as UTC instants (the session's time zone is UTC)."""
-    return compat.arrow_schema(StructType([f for f in schema.fields if f.name != PARTITION_COLUMN]))
-
-
-def _publish(storage: LakeStorage, ref: TableRef, schema: StructType, days: list[str] | None) -> None:
-    if storage.catalog is not None:  # the SQL engines see the table, its new partitions included
-        storage.catalog(ref, schema, days)
+    """The arrow schema of a table's files. Parquet stores Spark timestamps as UTC instants (the
+    session's time zone is UTC, written as TIMESTAMP_MICROS: Iceberg's `timestamptz`)."""
+    return compat.arrow_schema(schema)
 
 
 def _write_options(audit: Audit | None) -> dict[str, str]:
@@ -179,7 +155,9 @@ def _passes(audit: Audit | None, df: DataFrame, storage: LakeStorage, staging: s
     if audit is None:
         return True
     spark = df.sparkSession
-    staged = _typed_partition(spark.read.parquet(staging), None)  # the types as stored
+    staged = spark.read.parquet(staging)  # the types as stored
+    if DAY_FOLDER_COLUMN in staged.columns:  # the folder Spark split the write by, not a column of the table
+        staged = staged.drop(DAY_FOLDER_COLUMN)
     return audit.verify(staged, rows, _staged_files(storage, staging, rows) if runs_in_process(spark) else None)
 
 
@@ -187,4 +165,4 @@ def _staged_files(storage: LakeStorage, staging: str, rows: Mapping[str, int]) -
     """The staged files per partition (`rows`' keys: days, or "all" for a whole table)."""
     if list(rows) == ["all"]:
         return StagedFiles(storage.fs, {"all": storage.parquet_files(staging)})
-    return StagedFiles(storage.fs, {day: storage.parquet_files(f"{staging}/{partition_folder(day)}") for day in rows})
+    return StagedFiles(storage.fs, {day: storage.parquet_files(f"{staging}/{day_folder(day)}") for day in rows})

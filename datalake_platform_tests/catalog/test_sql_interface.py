@@ -1,307 +1,219 @@
-"""The SQL interface: what runs commit is registered where users query it.
+"""Open tables: what runs commit is an Iceberg table any engine reads, and `datalake sql` answers over it.
 
-Local Spark SQL is real here: `datalake sql` opens the Hive metastore in the lake's work area in
-a process of its own and answers queries (and JDBC through the Thrift server). Glue is moto's
-Glue. BigQuery, Synapse serverless and Databricks SQL have no emulator: their DDL is generated
-from real commits and checked, and their clients are replaced at the SDK boundary only.
+Real parts only: pyiceberg's SQL catalog on SQLite (the local default) and its Glue catalog on
+moto's Glue; DuckDB's `iceberg_scan` as the independent reader, opened from nothing but what
+`datalake catalog config` prints.
 """
 
+import datetime as dt
+import json
+import multiprocessing
 import os
-import re
 import subprocess
 import sys
-from dataclasses import replace
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import boto3
-import pyarrow.dataset as ds
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from pyiceberg.catalog import load_catalog
 
-from datalake_platform.catalog import bigquery
-from datalake_platform.catalog.published import journal_entries, merged, read_entry
-from datalake_platform.catalog.resource import CatalogResource, Publisher
-from datalake_platform.domains.transactions.tables import PURCHASES, REPORT_BY_PERSON
-from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.catalog.sql import connect
+from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
+from datalake_platform.lake.backends import storage_for_root
+from datalake_platform.lake.iceberg import TableCommitError
+from datalake_platform.lake.table_refs import TableRef, Zone
 from datalake_platform.spark.table_io import read_table
-from datalake_platform_tests.conftest import REPO, free_port, land_cdnow_day, materialize
+from datalake_platform_tests.conftest import REPO, land, land_cdnow_day, materialize
 
 DAYS = ["1997-01-01", "1997-01-02"]
 LATER = "1997-01-03"
 SELECTION = ["universal/transactions/purchases", "smart/transactions/daily_sales"]
 
 
-def _land_and_materialize(lake, cdnow, days, catalog, report=False):
+def _land_and_materialize(lake, cdnow, days, report=False):
     for day in days:
         land_cdnow_day(lake, cdnow, day)
     for day in days:
-        assert materialize(lake, SELECTION, day, catalog=catalog).success
+        assert materialize(lake, SELECTION, day).success
     if report:
-        assert materialize(lake, "smart/transactions/report_by_person", catalog=catalog).success
+        assert materialize(lake, "smart/transactions/report_by_person").success
 
 
-def _published(lake) -> dict[str, object]:
-    return {t.qualified_name: t for t in merged([read_entry(lake, u) for u in journal_entries(lake)])}
-
-
-def _datalake_sql(lake, *args: str, timeout: int = 180) -> str:
-    env = {**os.environ, "DATALAKE_ROOT": lake.root, "DAGSTER_HOME": str(os.path.join(lake.root, "..", "dagster_home"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "datalake_platform.cli", "sql", *args],
+def _datalake(lake, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATALAKE_ROOT": lake.root, "DAGSTER_HOME": str(Path(lake.root).parent / "dagster_home")}
+    return subprocess.run(
+        [sys.executable, "-m", "datalake_platform.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
-def _cells(output: str) -> list[list[str]]:
-    """The rows of the `DataFrame.show()` tables printed, one after the other, headers left out."""
-    rows, header_next = [], True
-    for line in output.splitlines():
-        if not line.startswith(("|", "+")):
-            header_next = True  # between tables
-        elif line.startswith("|"):
-            if not header_next:
-                rows.append([cell.strip() for cell in line.strip("|").split("|")])
-            header_next = False
+def _duckdb_from_config(lake) -> tuple[duckdb.DuckDBPyConnection, object]:
+    """A DuckDB connection and a pyiceberg catalog opened from `datalake catalog config` alone."""
+    done = _datalake(lake, "catalog", "config")
+    assert done.returncode == 0, done.stderr[-2000:]
+    properties = json.loads(done.stdout)
+    catalog = load_catalog(properties.pop("name"), **properties)
+    return connect(), catalog
+
+
+def _scan(con, catalog, name: str, column: str) -> tuple[int, Decimal | None]:
+    location = catalog.load_table(name).metadata_location
+    return con.sql(f"SELECT count(*), sum({column}) FROM iceberg_scan('{location}')").fetchone()
+
+
+def _platform(spark, lake, ref, column: str) -> tuple[int, Decimal | None]:
+    df = read_table(spark, lake, ref, None)
+    return df.count(), df.agg({column: "sum"}).first()[0]
+
+
+def test_duckdb_reads_every_table_through_catalog_config_as_the_platform_does(lake, cdnow, spark):
+    _land_and_materialize(lake, cdnow, DAYS, report=True)
+    land(lake, DAYS[0], "bad.csv", "customer_id,date,number_of_cds,dollar_value\n,19970101,1,1.00\n")
+    assert materialize(lake, SELECTION, DAYS[0]).success
+    con, catalog = _duckdb_from_config(lake)
+    expected = {
+        "universal_transactions.purchases": (PURCHASES, "MONTO"),
+        "smart_transactions.daily_sales": (DAILY_SALES, "MONTO_TOTAL"),
+        "smart_transactions.report_by_person": (REPORT_BY_PERSON, "MONTO_TRANSACCIONES"),
+    }
+    for name, (ref, column) in expected.items():
+        assert _scan(con, catalog, name, column) == _platform(spark, lake, ref, column), name
+    raw = sum(Decimal(line.split(",")[3]) for day in DAYS for line in cdnow[day])
+    assert _scan(con, catalog, "universal_transactions.purchases", "MONTO") == (
+        sum(len(cdnow[d]) for d in DAYS),
+        raw,
+    )  # and both equal what the raw lines hold
+    quarantine = catalog.load_table("quarantine_transactions.purchases").metadata_location
+    assert con.sql(f"SELECT count(*) FROM iceberg_scan('{quarantine}')").fetchone() == (1,)
+    summary = catalog.load_table("universal_transactions.purchases").current_snapshot().summary
+    assert summary["datalake.dagster.partition-keys"] == DAYS[0]
+    assert summary["datalake.dagster.asset-key"] == "universal/transactions/purchases"
+    assert summary["datalake.dagster.run-id"] and summary["datalake.dagster.code-version"]
+
+
+def test_materializations_name_their_snapshot(lake, cdnow):
+    land_cdnow_day(lake, cdnow, DAYS[0])
+    result = materialize(lake, SELECTION, DAYS[0])
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "universal"]
+    metadata = event.materialization.metadata
+    assert metadata["iceberg/snapshot_id"].value == str(lake.tables.snapshot_id(PURCHASES))
+    assert metadata["dagster/table_name"].value == "universal_transactions.purchases"
+
+
+def _sql(lake, *args: str) -> list[tuple[str, ...]]:
+    done = _datalake(lake, "sql", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # DuckDB's boxed output: the value rows are those between the second and third rule lines.
+    rows, rules = [], 0
+    for line in done.stdout.splitlines():
+        if line.startswith(("├", "└", "┌")):
+            rules += 1
+        elif line.startswith("│") and rules == 2:
+            rows.append(tuple(cell.strip() for cell in line.strip("│").split("│")))
     return rows
 
 
-def test_runs_journal_each_commit_and_datalake_sql_answers_from_the_metastore(lake, cdnow):
-    _land_and_materialize(lake, cdnow, DAYS, CatalogResource(engine="spark_sql"), report=True)
-    published = _published(lake)
-    assert set(published) == {
-        "universal_transactions.purchases",
-        "smart_transactions.daily_sales",
-        "smart_transactions.report_by_person",
-    }  # quarantine is not published
-    purchases = published["universal_transactions.purchases"]
-    assert purchases.days == tuple(DAYS) and purchases.location == lake.table_uri(PURCHASES)
-    assert dict(purchases.columns)["MONTO"] == "decimal(12,2)"
-    entries = len(journal_entries(lake))
-    assert materialize(lake, SELECTION, DAYS[0], catalog=CatalogResource(engine="spark_sql")).success
-    assert len(journal_entries(lake)) == entries  # a day published before: nothing new to journal (streams)
-
-    files = ds.dataset(lake.table_uri(PURCHASES), format="parquet", partitioning="hive").to_table()
-    expected = sum(Decimal(str(v)) for v in files.column("MONTO").to_pylist())
-    out = _datalake_sql(lake, "-e", "SELECT count(*) AS n, sum(MONTO) AS total FROM universal_transactions.purchases")
-    assert _cells(out) == [[str(files.num_rows), str(expected)]]
-
-    # A day that lands later is registered by the run that commits it, seen at the next open.
-    _land_and_materialize(lake, cdnow, [LATER], CatalogResource(engine="spark_sql"))
-    report = ds.dataset(lake.table_uri(REPORT_BY_PERSON), format="parquet").to_table()
-    out = _datalake_sql(
-        lake,
-        "-e",
-        "SHOW PARTITIONS universal_transactions.purchases; SELECT count(*) FROM smart_transactions.report_by_person",
-    )
-    assert _cells(out) == [*[[f"dt={d}"] for d in [*DAYS, LATER]], [str(report.num_rows)]]
+def test_datalake_sql_answers_now_and_as_of_an_earlier_snapshot(lake, cdnow):
+    _land_and_materialize(lake, cdnow, DAYS)
+    first = lake.tables.snapshot_id(PURCHASES)
+    before = dt.datetime.now(dt.UTC).isoformat()
+    time.sleep(0.05)
+    _land_and_materialize(lake, cdnow, [LATER])
+    count = "SELECT count(*) FROM universal_transactions.purchases"
+    assert _sql(lake, "-e", count) == [(str(sum(len(cdnow[d]) for d in [*DAYS, LATER])),)]
+    assert _sql(lake, "-e", count, "--snapshot", str(first)) == [(str(sum(len(cdnow[d]) for d in DAYS)),)]
+    assert _sql(lake, "-e", count, "--as-of", before) == [(str(sum(len(cdnow[d]) for d in DAYS)),)]
+    refused = _datalake(lake, "sql", "-e", "SELECT nope FROM universal_transactions.purchases")
+    assert refused.returncode == 1 and "nope" in refused.stderr and "Traceback" not in refused.stderr
+    missing = _datalake(lake, "sql", "-e", count, "--snapshot", "12345")
+    assert missing.returncode == 2 and "no table has a snapshot 12345" in missing.stderr
 
 
-def _day_counts(beeline_output: str) -> list[tuple[str, int]]:
-    """(dt, count) rows of beeline's csv2 output (its prompt lines interleave)."""
-    return [(day, int(n)) for day, n in re.findall(r"(\d{4}-\d{2}-\d{2}),(\d+)", beeline_output)]
+# -- concurrent writers ---------------------------------------------------------------------
+TABLE = TableRef(Zone.UNIVERSAL, "demo", "things")
+SCHEMA = pa.schema([("x", pa.int64()), ("dt", pa.date32())])
 
 
-def test_the_thrift_server_serves_jdbc_and_registers_partitions_as_they_land(lake, cdnow):
-    import pyspark
-
-    _land_and_materialize(lake, cdnow, DAYS[:1], CatalogResource(engine="spark_sql"))
-    port = free_port()
-    env = {**os.environ, "DATALAKE_ROOT": lake.root, "DAGSTER_HOME": str(os.path.join(lake.root, "..", "dagster_home"))}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "datalake_platform.cli", "sql", "--serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    beeline = [
-        os.path.join(os.path.dirname(pyspark.__file__), "bin", "beeline"),
-        "-u",
-        f"jdbc:hive2://127.0.0.1:{port}",
-        "--silent=true",
-        "--outputformat=csv2",
-    ]
+def _commit_day(root: str, day: str, rows: int, start, results) -> None:
+    """One writer process: stage a day's file, wait for the others, commit."""
+    storage = storage_for_root(root)
+    staging = storage.staging_uri(TABLE)
+    folder = Path(staging) / f"day={day}"
+    folder.mkdir(parents=True)
+    table = pa.table({"x": list(range(rows)), "dt": [dt.date.fromisoformat(day)] * rows}, schema=SCHEMA)
+    pq.write_table(table, folder / "part-0.parquet")
+    start.wait()
     try:
-        for line in server.stdout:  # the server says when it listens
-            if "Thrift JDBC server on" in line:
-                break
-        else:
-            pytest.fail("the Thrift server stopped before serving")
-        query = [*beeline, "-e", "SELECT dt, count(*) FROM universal_transactions.purchases GROUP BY dt ORDER BY dt"]
-        first = subprocess.run(query, capture_output=True, text=True, timeout=120)
-        assert _day_counts(first.stdout) == [(DAYS[0], len(cdnow[DAYS[0]]))], first.stderr[-2000:]
-
-        _land_and_materialize(lake, cdnow, [DAYS[1]], CatalogResource(engine="spark_sql"))
-        for line in server.stdout:  # the server applies the new journal entry within seconds
-            if "registered universal_transactions.purchases" in line:
-                break
-        second = subprocess.run(query, capture_output=True, text=True, timeout=120)
-        assert _day_counts(second.stdout) == [(d, len(cdnow[d])) for d in DAYS], second.stderr[-2000:]
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+        storage.commit_partitions(TABLE, staging, [day], SCHEMA)
+        results.put((day, rows, "committed"))
+    except TableCommitError as error:
+        storage.discard(staging)
+        results.put((day, rows, str(error)))
 
 
-def test_glue_holds_every_table_and_each_partition_as_it_lands(s3_lake, cdnow):
-    glue = boto3.client("glue")  # moto's Glue, through AWS_ENDPOINT_URL
-    _land_and_materialize(s3_lake, cdnow, DAYS, CatalogResource(engine="glue"))
+def _race(lake, writers: list[tuple[str, int]]) -> list[tuple]:
+    lake.commit_partitions(TABLE, lake.staging_uri(TABLE), ["2020-01-01"], SCHEMA)  # the table exists
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(len(writers)), context.Queue()
+    procs = [context.Process(target=_commit_day, args=(lake.root, d, n, start, results)) for d, n in writers]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    return outcomes
+
+
+def test_concurrent_runs_on_different_days_both_land(lake):
+    outcomes = _race(lake, [("2020-01-01", 3), ("2020-01-02", 4), ("2020-01-03", 5)])
+    assert sorted(o[2] for o in outcomes) == ["committed"] * 3
+    assert lake.row_counts(TABLE, ["2020-01-01", "2020-01-02", "2020-01-03"]) == {
+        "2020-01-01": 3,
+        "2020-01-02": 4,
+        "2020-01-03": 5,
+    }
+
+
+def test_concurrent_runs_on_one_day_keep_the_winner_whole_and_tell_the_loser(lake):
+    outcomes = _race(lake, [("2020-01-01", 3), ("2020-01-01", 4)])
+    won = [o for o in outcomes if o[2] == "committed"]
+    lost = [o for o in outcomes if o[2] != "committed"]
+    assert len(won) == 1 and len(lost) == 1
+    assert "another run committed 2020-01-01 while this one wrote" in lost[0][2]
+    assert lake.row_counts(TABLE, ["2020-01-01"]) == {"2020-01-01": won[0][1]}  # the winner's rows, once
+
+
+# -- AWS: Glue on moto ------------------------------------------------------------------------
+@pytest.fixture
+def glue_lake(moto_endpoint, monkeypatch):
+    """A lake on moto's S3 whose catalog is moto's Glue (the aws default), reset first: Glue
+    databases are shared by every bucket of the server."""
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=30).raise_for_status()
+    monkeypatch.delenv("DATALAKE_CATALOG", raising=False)
+    bucket = "glue-lake"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return storage_for_root(f"s3://{bucket}/lake")
+
+
+def test_on_aws_every_table_is_an_iceberg_table_in_glue(glue_lake, cdnow, spark):
+    assert glue_lake.tables.properties["type"] == "glue"
+    land_cdnow_day(glue_lake, cdnow, DAYS[0])
+    assert materialize(glue_lake, SELECTION, DAYS[0]).success
+    glue = boto3.client("glue")
     table = glue.get_table(DatabaseName="universal_transactions", Name="purchases")["Table"]
-    bucket_table = (
-        "s3://" + s3_lake.location.split("://", 1)[1] + "/universal/transactions/purchases"
-    )  # not Hadoop's s3a://
-    assert table["StorageDescriptor"]["Location"] == bucket_table
-    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "date"}]
-    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
-        ("ID_TRANSACCION", "string"),
-        ("ID_PERSONA", "string"),
-        ("FECHA", "date"),
-        ("CANTIDAD", "int"),
-        ("MONTO", "decimal(12,2)"),
-        ("_rescued_data", "string"),
-    ]
-
-    def partitions():
-        found = glue.get_partitions(DatabaseName="universal_transactions", TableName="purchases")["Partitions"]
-        return sorted((p["Values"][0], p["StorageDescriptor"]["Location"]) for p in found)
-
-    assert partitions() == [(d, f"{bucket_table}/dt={d}") for d in DAYS]
-    _land_and_materialize(s3_lake, cdnow, [LATER], CatalogResource(engine="glue"))
-    assert partitions() == [(d, f"{bucket_table}/dt={d}") for d in [*DAYS, LATER]]
-    assert glue.get_table(DatabaseName="smart_transactions", Name="daily_sales")["Table"]["PartitionKeys"]
-
-
-class RecordingClient:
-    """Stands in for an SDK client at its boundary (no emulator exists): records what it is sent."""
-
-    def __init__(self):
-        self.sent: list[str] = []
-        self.statement_execution = self
-
-    def query(self, statement):  # google.cloud.bigquery.Client.query(...).result()
-        self.sent.append(statement)
-        return self
-
-    def result(self):
-        return None
-
-    def execute_statement(self, statement, warehouse_id, wait_timeout):  # databricks WorkspaceClient
-        self.sent.append(statement)
-        return type("Response", (), {"status": type("Status", (), {"state": "SUCCEEDED"})()})()
-
-
-class AzureNamed(LocalLakeStorage):
-    """A local folder named as Azure names a container (no Synapse or Azurite needed to check DDL files)."""
-
-    location = "abfss://lake@acct.dfs.core.windows.net/x"
-
-
-def test_bigquery_synapse_and_databricks_get_ddl_for_what_was_committed(lake, cdnow, spark):
-    from datalake_platform.catalog.databricks import DatabricksSqlCatalog
-
-    _land_and_materialize(lake, cdnow, DAYS, CatalogResource(engine="spark_sql"))
-    schema = read_table(spark, lake, PURCHASES, None).schema  # the committed table's own
-    azure = Publisher(AzureNamed(lake.root), CatalogResource(engine="synapse"))(PURCHASES, schema, DAYS)
-    assert azure.location == "abfss://lake@acct.dfs.core.windows.net/x/universal/transactions/purchases"
-    view = open(lake.uri("work/catalog/ddl/synapse/universal_transactions.purchases.sql")).read()
-    assert view == (
-        "IF SCHEMA_ID('universal_transactions') IS NULL EXEC('CREATE SCHEMA [universal_transactions]');\n\n"
-        "CREATE OR ALTER VIEW [universal_transactions].[purchases] AS\n"
-        "SELECT rows.*,\n    CAST(rows.filepath(1) AS DATE) AS [dt]\n"
-        "FROM OPENROWSET(BULK 'https://acct.dfs.core.windows.net/lake/x/universal/transactions/purchases/dt=*/*.parquet', "
-        "FORMAT = 'PARQUET')\nWITH (\n    [ID_TRANSACCION] VARCHAR(8000) COLLATE Latin1_General_100_BIN2_UTF8,\n"
-        "    [ID_PERSONA] VARCHAR(8000) COLLATE Latin1_General_100_BIN2_UTF8,\n    [FECHA] DATE,\n    [CANTIDAD] INT,\n"
-        "    [MONTO] DECIMAL(12, 2),\n    [_rescued_data] VARCHAR(8000) COLLATE Latin1_General_100_BIN2_UTF8\n) AS rows;\n"
-    )
-    with pytest.raises(ValueError, match="cannot read a lake at"):  # refused before a run writes anything
-        CatalogResource(engine="synapse").publisher(lake)
-
-    gcs = replace(azure, location="gs://b/x/universal/transactions/purchases")
-    client = RecordingClient()
-    catalog = bigquery.BigQueryCatalog("proj", client=client)
-    catalog.register(gcs)
-    catalog.register(replace(gcs, days=(LATER,)))  # same columns: a new partition needs no DDL
-    assert client.sent == [
-        "CREATE SCHEMA IF NOT EXISTS `proj.universal_transactions`",
-        "CREATE OR REPLACE EXTERNAL TABLE `proj.universal_transactions.purchases` (`ID_TRANSACCION` STRING, "
-        "`ID_PERSONA` STRING, `FECHA` DATE, `CANTIDAD` INT64, `MONTO` NUMERIC(12, 2), `_rescued_data` STRING)\n"
-        "WITH PARTITION COLUMNS (`dt` DATE)\nOPTIONS (format = 'PARQUET', uris = "
-        "['gs://b/x/universal/transactions/purchases/*.parquet'], hive_partition_uri_prefix = "
-        "'gs://b/x/universal/transactions/purchases')",
-    ]
-
-    client = RecordingClient()
-    DatabricksSqlCatalog("main", "wh-1", client=client).register(azure)
-    assert client.sent == [
-        "CREATE SCHEMA IF NOT EXISTS `main`.`universal_transactions`",
-        "CREATE TABLE IF NOT EXISTS `main`.`universal_transactions`.`purchases` (`ID_TRANSACCION` string, "
-        "`ID_PERSONA` string, `FECHA` date, `CANTIDAD` int, `MONTO` decimal(12,2), `_rescued_data` string, `dt` DATE) "
-        "USING PARQUET PARTITIONED BY (`dt`) LOCATION 'abfss://lake@acct.dfs.core.windows.net/x/universal/transactions/purchases'",
-        "ALTER TABLE `main`.`universal_transactions`.`purchases` ADD IF NOT EXISTS "
-        + " ".join(f"PARTITION (dt = '{d}') LOCATION '{azure.location}/dt={d}'" for d in DAYS),
-    ]
-
-
-def _table_models():
-    """Every pandera model of a universal or smart table, from every domain's schemas module."""
-    import importlib
-    import pkgutil
-
-    import pandera.pyspark as pa
-
-    import datalake_platform.domains as domains
-
-    for info in pkgutil.iter_modules(domains.__path__):
-        try:
-            module = importlib.import_module(f"datalake_platform.domains.{info.name}.schemas")
-        except ModuleNotFoundError:
-            continue
-        for model in vars(module).values():
-            name = getattr(getattr(model, "Config", None), "name", "") or ""
-            if (
-                isinstance(model, type)
-                and issubclass(model, pa.DataFrameModel)
-                and name.startswith(("universal/", "smart/"))
-            ):
-                yield model
-
-
-def test_every_table_of_every_domain_has_a_type_in_each_engine():
-    from datalake_platform.catalog import synapse
-    from datalake_platform.quality.validation import spark_schema
-
-    models = list(_table_models())
-    assert len(models) >= 8  # transactions, passengers, images at least
-    for model in models:
-        for field in spark_schema(model).fields:
-            spark_type = field.dataType.simpleString()
-            assert bigquery.bigquery_type(spark_type) and synapse.sql_type(spark_type), (model, field)
-
-
-def test_a_table_whose_columns_change_is_recreated_with_every_partition(spark, tmp_path):
-    from datalake_platform.catalog import hive
-    from datalake_platform.catalog.published import PublishedTable
-
-    folder = tmp_path / "things"
-    for day, rows in {"2020-01-01": [(1, "x")], "2020-01-02": [(2, "y")], "2020-01-03": [(3, "z")]}.items():
-        spark.createDataFrame(rows, "a int, b string").write.parquet(str(folder / f"dt={day}"))
-    before = PublishedTable(
-        "universal", "catalog_test", "things", str(folder), (("a", "int"),), True, ("2020-01-01", "2020-01-02")
-    )
-    hive.apply(spark, [before])  # the test session's own catalog: the same statements as the metastore's
-    first = spark.table("universal_catalog_test.things")
-    assert first.columns == ["a", "dt"] and sorted(r.a for r in first.collect()) == [1, 2]
-
-    after = replace(before, columns=(("a", "int"), ("b", "string")), days=("2020-01-03",))  # a new column, a new day
-    hive.apply(spark, [after], every_day=lambda t: ("2020-01-01", "2020-01-02", "2020-01-03"))
-    rows = spark.sql("SELECT a, b, dt FROM universal_catalog_test.things ORDER BY a").collect()
-    assert [(r.a, r.b, str(r.dt)) for r in rows] == [
-        (1, "x", "2020-01-01"),
-        (2, "y", "2020-01-02"),
-        (3, "z", "2020-01-03"),
-    ]
+    assert table["Parameters"]["table_type"] == "ICEBERG"  # what Athena and EMR read as Iceberg
+    assert table["Parameters"]["metadata_location"].startswith("s3://glue-lake/lake/universal/transactions/purchases/")
+    loaded = glue_lake.tables.load(PURCHASES)
+    assert loaded.scan().to_arrow().num_rows == len(cdnow[DAYS[0]])
+    assert _platform(spark, glue_lake, PURCHASES, "MONTO")[0] == len(cdnow[DAYS[0]])

@@ -13,7 +13,7 @@ from datalake_platform.domains.transactions.tables import LANDING, PURCHASES
 from datalake_platform.ingestion.landing import register_days
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.spark.connectors import SOURCES, connector_jars
-from datalake_platform_tests.conftest import check_results, land, land_cdnow_day
+from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, table_frame
 
 DAYS = ["1997-01-01", "1997-01-02"]
 PURCHASES_KEY = dg.AssetKey(PURCHASES.key_path)
@@ -120,8 +120,7 @@ transforms.purchases = purchases
 
 def _day(storage, day: str) -> pd.DataFrame:
     """One published partition, read with the lake's own filesystem (not Spark)."""
-    path = storage.partition_uri(PURCHASES, day).split("://", 1)[1]
-    return pd.read_parquet(path, filesystem=storage.fs).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    return table_frame(storage, PURCHASES, day).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
 def test_a_remote_job_that_breaks_the_contract_fails_the_step_and_publishes_nothing(
@@ -218,7 +217,7 @@ def test_a_posts_table_runs_under_spark_submit_as_it_runs_locally(s3_lake, lake)
     assert remote_event.metadata["dagster/row_count"].value > 4000
 
     def read(storage):
-        return pd.read_parquet(storage.table_uri(LABELLED_TWEETS).split("://", 1)[-1], filesystem=storage.fs)
+        return table_frame(storage, LABELLED_TWEETS)
 
     mine, theirs = (read(s).sort_values("tweet_id").reset_index(drop=True) for s in (lake, s3_lake))
     pd.testing.assert_frame_equal(mine, theirs)

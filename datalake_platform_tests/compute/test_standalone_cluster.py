@@ -23,7 +23,7 @@ import requests
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.spark.java import require_java
-from datalake_platform_tests.conftest import REPO, _wait_for, free_port, land_cdnow_day
+from datalake_platform_tests.conftest import REPO, _wait_for, free_port, land_cdnow_day, table_frame
 
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 DAYS = 45  # enough work that the run is still going when the worker dies
@@ -179,9 +179,9 @@ def assert_the_lake_holds(storage, cdnow, days, landed) -> None:
     """Every landed line in purchases; the report and daily sales equal to an independent pandas computation."""
     kept = storage.parquet_row_counts(storage.table_uri(PURCHASES), days)
     assert sum(kept.values()) == landed
-    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
+    report = table_frame(storage, REPORT_BY_PERSON).set_index("ID_PERSONA").sort_index()
     expected = _expected_report(cdnow, days)
     assert list(report.index) == list(expected.index)
     assert list(report.MONTO_TRANSACCIONES) == list(expected.total)
     assert list(report.NUM_TRANSACCIONES) == list(expected.n)
-    assert len(pd.read_parquet(storage.table_uri(DAILY_SALES))) == len(days)
+    assert len(table_frame(storage, DAILY_SALES)) == len(days)

@@ -5,12 +5,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING, LANDING_PURCHASES, PURCHASES
 from datalake_platform.ingestion.records import MAX_LINE_CHARS
-from datalake_platform_tests.conftest import check_results, land_cdnow_day, materialize
+from datalake_platform_tests.conftest import check_results, land_cdnow_day, materialize, table_frame
 
 DAY = "1997-01-02"
 HEADER = b"customer_id,date,number_of_cds,dollar_value\n"
@@ -94,7 +93,7 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
     assert result.success
     assert _landing_snapshot(lake) == before  # landing is never modified, moved or deleted
 
-    quarantined = pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), DAY))
+    quarantined = table_frame(lake, PURCHASES.quarantine(), DAY)
     got = {(r.source_file, r.line_number): r.reason for r in quarantined.itertuples()}
     expected = {
         (f"dt={DAY}/{name}", line): reason
@@ -111,7 +110,7 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
         "purchases.jsonl": 1,
         "good.csv.gz": 1,
     }
-    universal = pd.read_parquet(lake.partition_uri(PURCHASES, DAY))
+    universal = table_frame(lake, PURCHASES, DAY)
     assert len(universal) == landed + sum(good_rows.values())
     assert json.loads(universal[universal.ID_PERSONA == "00013"]._rescued_data.iloc[0]) == {"note": "two\nlines"}
     assert universal[universal.ID_PERSONA == "00016"].MONTO.astype(str).tolist() == ["2.00"]
@@ -135,7 +134,7 @@ def test_a_mixture_of_bad_files_keeps_the_good_rows_and_quarantines_the_rest(lak
 
 def test_a_line_that_is_not_utf8_keeps_its_exact_bytes_in_quarantine(lake, landed):
     assert materialize(lake, UNIVERSAL, partition_key=DAY).success
-    quarantined = pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), DAY)).set_index("source_file")
+    quarantined = table_frame(lake, PURCHASES.quarantine(), DAY).set_index("source_file")
     row = quarantined.loc[f"dt={DAY}/latin1.csv"]
     assert row.raw_bytes == "Jos\xe9,19970102,1,1.00".encode("latin-1")
     assert row.raw_line == "Jos\ufffd,19970102,1,1.00"  # readable text, marked where bytes were invalid
@@ -153,7 +152,7 @@ def test_the_records_of_a_malformed_day_folder_are_quarantined_whole(lake, lande
     result = materialize(lake, "quarantine/transactions/purchases_misplaced")
     assert _landing_snapshot(lake) == before
     assert result.success and check_results(result)["quarantine/transactions/purchases_misplaced:nothing_lost"].passed
-    rows = pd.read_parquet(lake.table_uri(LANDING.misplaced)).sort_values(["source_file", "line_number"])
+    rows = table_frame(lake, LANDING.misplaced).sort_values(["source_file", "line_number"])
     assert [(r.source_file, r.line_number, r.raw_line, r.reason) for r in rows.itertuples()] == [
         ("dt=1997-13-01/a.csv", 2, "00003,19970102,1,3.00", "malformed_partition_folder"),
         ("dt=19970102/a.csv", 2, "00001,19970102,1,1.00", "malformed_partition_folder"),

@@ -19,7 +19,7 @@ import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING_PURCHASES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.lake.storage import LocalLakeStorage
-from datalake_platform_tests.conftest import REPO, land_cdnow_day
+from datalake_platform_tests.conftest import REPO, land_cdnow_day, table_frame
 
 DAYS = ["1997-03-01", "1997-03-02"]
 TICK_SECONDS = 3
@@ -81,11 +81,11 @@ def _wait_for_runs(instance, proc, at_least: int, timeout: float = 420) -> list[
 
 
 def _universal(storage, day) -> pd.DataFrame:
-    return pd.read_parquet(storage.partition_uri(PURCHASES, day)).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    return table_frame(storage, PURCHASES, day).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
 def _report(storage) -> dict[str, Decimal]:
-    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON))
+    report = table_frame(storage, REPORT_BY_PERSON)
     return dict(zip(report.ID_PERSONA, report.MONTO_TRANSACCIONES))
 
 

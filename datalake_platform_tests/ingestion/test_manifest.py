@@ -4,14 +4,14 @@ import pandas as pd
 
 from datalake_platform.domains.transactions.tables import LANDING_PURCHASES, PURCHASES
 from datalake_platform.ingestion import manifest
-from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize
+from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize, table_frame
 
 UNIVERSAL = "universal/transactions/purchases"
 DAY, LATER = "1997-01-02", "1997-01-03"
 
 
 def _rows(lake, ref, day) -> pd.DataFrame:
-    return pd.read_parquet(lake.partition_uri(ref, day))
+    return table_frame(lake, ref, day)
 
 
 def _landed_text(lake, day) -> str:

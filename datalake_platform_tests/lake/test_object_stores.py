@@ -1,7 +1,7 @@
 """The lake on object stores, each on its emulator on 127.0.0.1: S3 on moto, GCS on fake-gcs-server,
 Azure Blob on Azurite.
 
-For each: the commit protocol, a run killed mid-commit, the transactions domain end to end with
+For each: Iceberg commits of files under the table's location, a run killed mid-commit, the transactions domain end to end with
 the same report as a local lake, and the landing sensor's listing. Spark reads and writes the
 bucket through Hadoop's connector for the store (S3A, the GCS connector: jars from PyPI, see
 spark.connectors); everything else goes through fsspec (s3fs, gcsfs, adlfs). No ABFS driver for
@@ -9,7 +9,6 @@ Spark can be had here: on Azure, Spark works on a local mirror of the container 
 which the same assets keep in step with it. Only the cloud is emulated.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING, PURCHASES, REPORT_BY_PERSON
-from datalake_platform.lake.object_store import COMMIT_MARKER
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
 from datalake_platform.lake.table_refs import TableRef, Zone
 from datalake_platform.resources import LakeResource, SparkResource
@@ -62,30 +60,30 @@ def _read(spark, lake, days=None) -> dict[str, list[int]]:
     return {d: sorted(v) for d, v in sorted(out.items())}
 
 
-def test_a_commit_publishes_a_marker_and_replaces_the_previous_version(store_spark, bucket_lake):
+def test_a_commit_replaces_the_days_in_one_snapshot_of_files_under_the_table(store_spark, bucket_lake):
     assert _write(store_spark, bucket_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {"2020-01-01": 2, "2020-01-02": 1}
+    first = bucket_lake.tables.snapshot_id(TABLE)
     assert _write(store_spark, bucket_lake, {"2020-01-01": [4], "2020-01-02": []}) == {"2020-01-01": 1, "2020-01-02": 0}
     assert _read(store_spark, bucket_lake) == {"2020-01-01": [4]}
-    assert bucket_lake.list_partitions(TABLE) == ["2020-01-01", "2020-01-02"]  # the empty day is committed, empty
+    assert bucket_lake.list_partitions(TABLE) == ["2020-01-01"]  # the emptied day holds no file
     bucket = _bucket(bucket_lake)
-    folder = bucket.partition_uri(TABLE, "2020-01-01")
-    listed = json.loads(bucket.fs.cat_file(f"{folder}/{COMMIT_MARKER}"))["files"]
-    on_store = sorted(p.rsplit("/", 1)[1] for p in bucket.fs.ls(folder))
-    assert on_store == sorted([*listed, COMMIT_MARKER])  # the previous version's files are gone
-    assert not bucket.fs.find(bucket.uri("work/_staging"))  # staging cleaned up
+    table = bucket_lake.tables.load(TABLE)
+    files = [task.file.file_path for task in table.scan().plan_files()]
+    location = bucket.table_uri(TABLE).replace("s3a://", "s3://")
+    assert table.location() == location and all(f.startswith(f"{location}/data/") for f in files)
+    assert all(bucket.fs.exists(f) for f in files)  # on the store itself, where every engine reads them
+    assert table.scan(snapshot_id=first).to_arrow().num_rows == 3  # the previous snapshot still reads
 
 
-def test_readers_honour_the_marker_not_the_files_beside_it(store_spark, bucket_lake):
+def test_readers_read_the_snapshot_not_the_files_beside_it(store_spark, bucket_lake):
     _write(store_spark, bucket_lake, {"2020-01-01": [1, 2]})
     bucket = _bucket(bucket_lake)
-    folder = bucket.partition_uri(TABLE, "2020-01-01")
-    committed = bucket.parquet_files(folder)[0]
-    # A killed write's leftover: a whole data file copied in, never committed.
-    bucket.fs.copy(committed, f"{folder}/part-99999-leftover.c000.snappy.parquet")
+    [committed] = bucket.partition_files(TABLE, ["2020-01-01"])
+    # A killed write's leftover: a whole data file under the table, never committed.
+    leftover = f"{bucket.table_uri(TABLE)}/data/killed/day=2020-01-01/part-99999-leftover.c000.snappy.parquet"
+    bucket.fs.copy(committed, leftover)
     assert _read(store_spark, bucket_lake) == {"2020-01-01": [1, 2]}
-    assert bucket_lake.parquet_rows(bucket_lake.partition_uri(TABLE, "2020-01-01")) == 2
-    _write(store_spark, bucket_lake, {"2020-01-01": [7]})  # the next commit removes it
-    assert [p.rsplit("/", 1)[1] for p in bucket.fs.ls(folder) if "leftover" in p] == []
+    assert bucket_lake.row_counts(TABLE, ["2020-01-01"]) == {"2020-01-01": 2}
 
 
 # A child process runs the real asset on the store and SIGKILLs itself at the chosen step of the commit.
@@ -93,7 +91,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import dagster as dg
-    from datalake_platform.lake import object_store as ob
+    from pyiceberg.catalog.sql import SqlCatalog
     from datalake_platform.lake.backends import storage_for_root
     from datalake_platform_tests.conftest import resources_for
     from datalake_platform_tests.conftest import LANDING_TABLES, defs
@@ -101,17 +99,16 @@ KILLER = textwrap.dedent(
 
     root, moment = sys.argv[1], sys.argv[2]
     storage = storage_for_root(root)
-    real_publish = ob.ObjectStoreLakeStorage._publish
+    real_commit = SqlCatalog.commit_table
 
-    def publish_then_die(self, markers):
-        universal = sorted(m for m in markers if "/universal/" in m)
-        if moment == "between_partitions" and universal:
-            real_publish(self, {universal[0]: markers[universal[0]]})  # the first day's marker only
-        if universal:
-            os.kill(os.getpid(), signal.SIGKILL)  # the new files are copied in, (the rest) not committed
-        real_publish(self, markers)
+    def commit_then_die(self, table, requirements, updates):
+        if table.name()[0] == "universal_transactions":
+            if moment == "after_commit":
+                real_commit(self, table, requirements, updates)
+            os.kill(os.getpid(), signal.SIGKILL)  # files, manifests and metadata written on the store
+        return real_commit(self, table, requirements, updates)
 
-    ob.ObjectStoreLakeStorage._publish = publish_then_die
+    SqlCatalog.commit_table = commit_then_die
     instance = dg.DagsterInstance.ephemeral()
     register_landing(instance, storage, LANDING_TABLES)
     dg.materialize(
@@ -126,7 +123,7 @@ KILLER = textwrap.dedent(
 
 
 def _universal(lake, day) -> pd.DataFrame:
-    files = lake.parquet_files(lake.partition_uri(PURCHASES, day))
+    files = lake.partition_files(PURCHASES, [day])
     frames = [pq.read_table(lake.fs.open(f, "rb")).to_pandas() for f in files]
     return pd.concat(frames).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
@@ -140,18 +137,17 @@ def test_a_run_killed_mid_commit_leaves_each_partition_whole(bucket_lake, cdnow)
     for day in days:
         land(bucket_lake, day, "late.csv", f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n")
 
-    for moment in ["before_marker", "between_partitions"]:
+    for moment in ["inside_commit", "after_commit"]:
         proc = subprocess.run(
             [sys.executable, "-c", KILLER, bucket_lake.location, moment, *days],
             env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True, timeout=600,
         )
         assert proc.returncode == -9, proc.stderr[-3000:]  # it really died by SIGKILL
-        if moment == "before_marker":  # nothing committed: both days are the previous version, whole
-            for day in days:
+        for day in days:
+            if moment == "inside_commit":  # nothing committed: both days are the previous snapshot, whole
                 pd.testing.assert_frame_equal(_universal(bucket_lake, day), before[day])
-    # Killed after the first day's marker: that day is the new version, the other the previous one.
-    assert len(_universal(bucket_lake, days[0])) == v1[days[0]] + 1
-    pd.testing.assert_frame_equal(_universal(bucket_lake, days[1]), before[days[1]])
+            else:  # committed in one snapshot: both days new, whole
+                assert len(_universal(bucket_lake, day)) == v1[day] + 1
 
 
 def _report(spark, lake) -> dict[str, Decimal]:
@@ -185,7 +181,7 @@ def test_the_transactions_domain_runs_end_to_end_and_reports_what_the_local_lake
     assert bucket_lake.list_partitions(PURCHASES) == DAYS
     bucket = _bucket(bucket_lake)
     assert bucket.root.startswith(("s3a://", "gs://", "abfss://"))
-    assert bucket.list_partitions(PURCHASES) == DAYS  # committed in the bucket itself
+    assert all(bucket.fs.exists(f) for f in bucket.table_files(PURCHASES))  # committed in the bucket itself
     assert bucket.table_uri(PURCHASES).endswith("/lake/universal/transactions/purchases")
 
 

@@ -13,7 +13,7 @@ from datalake_platform.lake.table_refs import ServiceArea, TableRef
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.spark.checkpoint_planner import CheckpointPolicy, apply, cut_reason, run_checkpointed, segments
 from datalake_platform.spark.table_io import read_table, write_table
-from datalake_platform_tests.conftest import land_cdnow_day, materialize
+from datalake_platform_tests.conftest import land_cdnow_day, materialize, table_frame
 
 HUGE = 1 << 60
 
@@ -104,7 +104,7 @@ def test_the_checkpoint_assets_materialize_and_equal_the_unbroken_pipeline(spark
     for ref in refs:  # each checkpoint is a parquet table in the work area, one row per purchase
         assert lake.table_rows(ref) == sum(len(cdnow[d]) for d in DAYS)
     expected = _sorted(apply(read_table(spark, lake, PURCHASES, spark_schema(Purchases)), PIPELINE.steps))
-    got = pd.read_parquet(lake.table_uri(PURCHASE_FEATURES)).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    got = table_frame(lake, PURCHASE_FEATURES).sort_values("ID_TRANSACCION").reset_index(drop=True)
     assert (got["ID_TRANSACCION"] == expected["ID_TRANSACCION"]).all() and len(got["features"][0]) == 34
     assert all(
         pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(got["features"], expected["features"])
@@ -112,7 +112,7 @@ def test_the_checkpoint_assets_materialize_and_equal_the_unbroken_pipeline(spark
     # Re-run from the last checkpoint only: the output is rebuilt from it, the same.
     again = materialize(lake, dg.AssetSelection.assets(dg.AssetKey(PURCHASE_FEATURES.key_path)))
     assert again.success
-    rerun = pd.read_parquet(lake.table_uri(PURCHASE_FEATURES)).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    rerun = table_frame(lake, PURCHASE_FEATURES).sort_values("ID_TRANSACCION").reset_index(drop=True)
     assert all(
         pytest.approx(list(a), rel=1e-9, abs=1e-9) == list(b) for a, b in zip(rerun["features"], got["features"])
     )

@@ -76,7 +76,8 @@ def image_tensors(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
         decoded.unpersist()
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(TENSORS),
+            storage,
+            TENSORS,
             Tensors,
             rows=rows,
             shards=shards,
@@ -223,5 +224,5 @@ def image_predictions(context: dg.AssetExecutionContext, lake: LakeResource, spa
     rows = write_table(predictions, lake.storage, PREDICTIONS, audit)
     yield from PREDICTIONS_CONTRACT.outcome(audit)
     yield dg.MaterializeResult(
-        metadata=table_metadata(lake.storage.table_uri(PREDICTIONS), Predictions, rows=rows, model_version=version)
+        metadata=table_metadata(lake.storage, PREDICTIONS, Predictions, rows=rows, model_version=version)
     )

@@ -68,7 +68,8 @@ def universal_passengers(context: dg.AssetExecutionContext, lake: LakeResource, 
         classified.unpersist()
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(PASSENGERS),
+            storage,
+            PASSENGERS,
             Passengers,
             rows=rows,
             landing_files=len(files),
@@ -100,7 +101,8 @@ def passenger_features(context: dg.AssetExecutionContext, lake: LakeResource, sp
     splits = {r["split"]: r["count"] for r in published.groupBy("split").count().collect()}
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(FEATURES),
+            storage,
+            FEATURES,
             Features,
             rows=rows,
             rows_by_split=dg.MetadataValue.json(splits),
@@ -198,7 +200,8 @@ def survival_predictions(context: dg.AssetExecutionContext, lake: LakeResource, 
     seen = correct.get
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            lake.storage.table_uri(SURVIVAL_PREDICTIONS),
+            lake.storage,
+            SURVIVAL_PREDICTIONS,
             SurvivalPredictions,
             rows=rows,
             model_version=version,

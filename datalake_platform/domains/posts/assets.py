@@ -73,7 +73,8 @@ def labelled_tweets(context: dg.AssetExecutionContext, lake: LakeResource, spark
         classified.unpersist()
     yield dg.MaterializeResult(
         metadata=table_metadata(
-            storage.table_uri(LABELLED_TWEETS),
+            storage,
+            LABELLED_TWEETS,
             LabelledTweets,
             rows=rows,
             landing_files=len(files),
@@ -169,7 +170,7 @@ def posts_stream(context: dg.AssetExecutionContext, lake: LakeResource, spark: S
             extra["quarantined_rows"] = storage.table_rows(POSTS.quarantine())
         yield dg.MaterializeResult(
             asset_key=ref.key_path,
-            metadata=table_metadata(storage.table_uri(ref), model, rows=storage.table_rows(ref), **extra),
+            metadata=table_metadata(storage, ref, model, rows=storage.table_rows(ref), **extra),
         )
 
 

@@ -6,7 +6,6 @@ import io
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
@@ -15,7 +14,7 @@ from datalake_platform.domains.images.seed import generate, landing_uri, real_im
 from datalake_platform.domains.images.tables import CLASSES, CNN_MODEL, LANDING_IMAGES, PREDICTIONS, TENSORS
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.ml.shards import ParquetShards, parquet_shards
-from datalake_platform_tests.conftest import check_results, materialize
+from datalake_platform_tests.conftest import check_results, materialize, table_frame
 
 GENERATED = 280  # + 20 real: a few hundred images, one epoch on the CPU
 SMALL_SHARDS = 100  # so the tensor table has several shards
@@ -65,7 +64,7 @@ def built(tmp_path_factory, spark):
 
 def test_tensors_hold_the_decoded_pixels_in_shards(built):
     storage, result = built
-    t = pd.read_parquet(storage.table_uri(TENSORS))
+    t = table_frame(storage, TENSORS)
     assert len(t) == 20 + GENERATED + 1 and t["image_id"].is_unique
     for name, label, data in real_images():
         row = t[t["source_file"] == f"{CLASSES[label]}/{name}"].iloc[0]
@@ -80,7 +79,7 @@ def test_tensors_hold_the_decoded_pixels_in_shards(built):
 
 def test_bad_images_are_quarantined_with_a_reason(built):
     storage, result = built
-    q = pd.read_parquet(storage.table_uri(TENSORS.quarantine()))
+    q = table_frame(storage, TENSORS.quarantine())
     assert dict(zip(q["source_file"], q["reason"])) == {name: reason for name, (_, reason) in BAD.items()}
     assert q.set_index("source_file").loc["dog/large.png", "detail"] == "64x64, expected 32x32"
     checks = check_results(result)
@@ -91,7 +90,7 @@ def test_bad_images_are_quarantined_with_a_reason(built):
 
 def test_shards_stream_every_row_once_per_epoch(built):
     storage, _ = built
-    train_ids = set(pd.read_parquet(storage.table_uri(TENSORS)).query("split == 'train'")["image_id"])
+    train_ids = set(table_frame(storage, TENSORS).query("split == 'train'")["image_id"])
     shards = parquet_shards(storage, TENSORS)
     assert len(shards) > 1
     orders = []
@@ -113,8 +112,8 @@ def test_cnn_trains_on_cpu_and_predicts_every_image(built):
     model = metadata(result, str(CNN_MODEL))
     assert model["device"] == "cpu" and model["epochs"] == 1 and model["images_per_second"] > 0
     assert "data:image/png;base64," in model["loss_per_epoch"] and 0 <= model["loader_wait_share"] < 1
-    predictions = pd.read_parquet(storage.table_uri(PREDICTIONS))
-    tensors = pd.read_parquet(storage.table_uri(TENSORS), columns=["image_id", "label", "split"])
+    predictions = table_frame(storage, PREDICTIONS)
+    tensors = table_frame(storage, TENSORS, columns=["image_id", "label", "split"])
     assert len(predictions) == len(tensors) and predictions["image_id"].is_unique
     assert set(predictions["model_version"]) == {model["model_version"]}
     merged = predictions.merge(tensors, on="image_id", suffixes=("", "_table"))

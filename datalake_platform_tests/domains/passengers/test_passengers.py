@@ -22,7 +22,7 @@ from datalake_platform.domains.passengers.tables import (
     SURVIVAL_PREDICTIONS,
 )
 from datalake_platform.lake.storage import LocalLakeStorage
-from datalake_platform_tests.conftest import check_results, materialize
+from datalake_platform_tests.conftest import check_results, materialize, table_frame
 
 ALL = "*smart/passengers/survival_predictions"
 
@@ -33,7 +33,7 @@ def metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
 
 
 def read(storage, ref) -> pd.DataFrame:
-    return pd.read_parquet(storage.table_uri(ref))
+    return table_frame(storage, ref)
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,14 @@ from datalake_platform.domains.posts.tables import (
 )
 from datalake_platform.domains.posts.transforms import synthetic_author
 from datalake_platform.lake.storage import LocalLakeStorage
-from datalake_platform_tests.conftest import REPO, check_results, materialize
+from datalake_platform_tests.conftest import REPO, check_results, materialize, table_frame
 
 KEYS = [LABELLED_TWEETS, SENTIMENT_MODEL, POSTS, SCORED_POSTS, METRICS_PER_MINUTE]
 SELECTION = dg.AssetSelection.assets(*[dg.AssetKey(r.key_path) for r in KEYS])
 
 
 def _table(storage, ref) -> pd.DataFrame:
-    return pd.read_parquet(storage.table_uri(ref))
+    return table_frame(storage, ref)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_bad_lines_are_quarantined_with_a_reason_and_only_new_files_are_read(see
     )
     assert result.success, [c.metadata for c in check_results(result).values() if not c.passed]
     assert result.asset_materializations_for_node("posts_stream")[0].metadata["posts_this_run"].value == 1
-    quarantine = pd.read_parquet(storage.partition_uri(POSTS.quarantine(), "2026-01-02"))
+    quarantine = table_frame(storage, POSTS.quarantine(), "2026-01-02")
     assert dict(zip(quarantine["line_number"], quarantine["reason"])) == {
         2: "malformed_json",
         3: "missing_field",

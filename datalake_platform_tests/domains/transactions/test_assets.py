@@ -13,7 +13,7 @@ from datalake_platform.domains.transactions import transforms
 from datalake_platform.domains.transactions.schemas import MONEY
 from datalake_platform.domains.transactions.tables import DAILY_SALES, PURCHASES, REPORT_BY_PERSON
 from datalake_platform.ingestion.text import file_key
-from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize
+from datalake_platform_tests.conftest import check_results, land, land_cdnow_day, materialize, table_frame
 
 DAY = "1997-01-02"
 HEADER = "customer_id,date,number_of_cds,dollar_value"
@@ -21,11 +21,11 @@ UNIVERSAL = "universal/transactions/purchases"
 
 
 def _universal(lake, day=DAY) -> pd.DataFrame:
-    return pd.read_parquet(lake.partition_uri(PURCHASES, day))
+    return table_frame(lake, PURCHASES, day)
 
 
 def _quarantine(lake, day=DAY) -> pd.DataFrame:
-    return pd.read_parquet(lake.partition_uri(PURCHASES.quarantine(), day))
+    return table_frame(lake, PURCHASES.quarantine(), day)
 
 
 def _metadata(result, node="universal__transactions__purchases"):
@@ -236,7 +236,7 @@ def test_daily_sales_sums_the_days_purchases(lake, cdnow):
     land_cdnow_day(lake, cdnow, DAY)
     result = materialize(lake, [UNIVERSAL, "smart/transactions/daily_sales"], partition_key=DAY)
     assert result.success
-    sales = pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY)).iloc[0]
+    sales = table_frame(lake, DAILY_SALES, DAY).iloc[0]
     fields = [line.split(",") for line in cdnow[DAY]]
     assert sales.NUM_TRANSACCIONES == len(fields)
     assert sales.NUM_PERSONAS == len({f[0] for f in fields})
@@ -258,7 +258,7 @@ def test_a_day_with_no_landing_files_becomes_an_empty_partition_that_keeps_its_s
     assert list(empty.columns) == ["ID_TRANSACCION", "ID_PERSONA", "FECHA", "CANTIDAD", "MONTO", "_rescued_data"]
     [file] = Path(lake.partition_uri(PURCHASES, DAY)).glob("*.parquet")
     assert str(pq.read_schema(file).field("MONTO").type) == "decimal128(12, 2)"
-    assert len(pd.read_parquet(lake.partition_uri(DAILY_SALES, DAY))) == 0
+    assert len(table_frame(lake, DAILY_SALES, DAY)) == 0
 
 
 def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_published(lake, cdnow, monkeypatch):
@@ -266,7 +266,7 @@ def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_publish
     land_cdnow_day(lake, cdnow, DAY)
     assert materialize(lake, UNIVERSAL, partition_key=DAY).success
     assert materialize(lake, "smart/transactions/report_by_person").success
-    published = pd.read_parquet(lake.table_uri(REPORT_BY_PERSON)).sort_values("ID_PERSONA").reset_index(drop=True)
+    published = table_frame(lake, REPORT_BY_PERSON).sort_values("ID_PERSONA").reset_index(drop=True)
     correct = transforms.report_by_person
     negative = F.when(F.col("ID_PERSONA") == published.ID_PERSONA.iloc[0], -F.col("MONTO_TRANSACCIONES"))
     monkeypatch.setattr(
@@ -282,7 +282,7 @@ def test_a_report_that_breaks_its_contract_is_counted_per_rule_and_never_publish
     assert contract.metadata["failures_by_rule"].value == {"MONTO_TRANSACCIONES:greater_than_or_equal_to": 1}
     assert contract.metadata["rows_checked"].value == len(published)
     pd.testing.assert_frame_equal(
-        pd.read_parquet(lake.table_uri(REPORT_BY_PERSON)).sort_values("ID_PERSONA").reset_index(drop=True), published
+        table_frame(lake, REPORT_BY_PERSON).sort_values("ID_PERSONA").reset_index(drop=True), published
     )
 
 

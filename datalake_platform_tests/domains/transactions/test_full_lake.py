@@ -11,7 +11,7 @@ from datalake_platform.ingestion.landing import register_landing
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform.runs import materialize_all
 from datalake_platform.settings import Settings
-from datalake_platform_tests.conftest import LANDING_TABLES, defs, resources_for
+from datalake_platform_tests.conftest import LANDING_TABLES, defs, resources_for, table_frame
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_nothing_is_lost(full_lake, raw_log):
 
 def test_report_matches_an_independent_computation_to_the_cent_for_every_person(full_lake, raw_log):
     storage, _, _ = full_lake
-    report = pd.read_parquet(storage.table_uri(REPORT_BY_PERSON)).set_index("ID_PERSONA").sort_index()
+    report = table_frame(storage, REPORT_BY_PERSON).set_index("ID_PERSONA").sort_index()
     expected = raw_log.groupby("customer_id").agg(
         cents=("cents", "sum"), n=("cents", "size"), first=("day", "min"), last=("day", "max")
     )
@@ -69,7 +69,7 @@ def test_report_matches_an_independent_computation_to_the_cent_for_every_person(
 
 def test_daily_sales_match_per_day_sums(full_lake, raw_log):
     storage, _, _ = full_lake
-    sales = pd.read_parquet(storage.table_uri(DAILY_SALES))
+    sales = table_frame(storage, DAILY_SALES)
     sales["day"] = pd.to_datetime(sales.dt.astype(str)).dt.date
     sales = sales.set_index("day").sort_index()
     expected = raw_log.groupby("day").agg(
@@ -103,6 +103,6 @@ def test_the_whole_graph_includes_the_stream_and_the_checkpointed_pipeline(full_
     from datalake_platform.domains.transactions.enrichment_assets import PIPELINE
 
     storage, _, _ = full_lake
-    scored = pd.read_parquet(storage.table_uri(SCORED_POSTS), columns=["post_id"])
+    scored = table_frame(storage, SCORED_POSTS, columns=["post_id"])
     assert len(scored) == 4200 and scored["post_id"].is_unique
     assert [storage.table_rows(ref) for ref in PIPELINE.refs()] == [69659] * len(PIPELINE.refs())

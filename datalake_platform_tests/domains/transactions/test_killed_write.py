@@ -1,4 +1,5 @@
-"""A run killed mid-write leaves every partition readable and whole: the old version or the new."""
+"""A run killed at each step of a commit leaves every partition readable and whole: the old
+snapshot or the new one, never a mix; the next run completes the job without duplicating a row."""
 
 import os
 import subprocess
@@ -18,21 +19,32 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import dagster as dg
-    from datalake_platform.lake import storage as st
+    from pyiceberg.catalog.sql import SqlCatalog
+    from datalake_platform.lake import iceberg, storage as st
     from datalake_platform_tests.conftest import resources_for
     from datalake_platform_tests.conftest import LANDING_TABLES, defs
     from datalake_platform.ingestion.landing import register_landing
 
     root, moment = sys.argv[1], sys.argv[2]
-    real_replace, calls = st._replace_dir, []
+    real_replace, real_commit = iceberg.LakeTables.replace, SqlCatalog.commit_table
 
-    def replace_then_die(new, target):
-        calls.append(target)
-        if moment == "before_commit" or (moment == "between_partitions" and len(calls) == 2):
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_replace(new, target)
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
 
-    st._replace_dir = replace_then_die
+    def replace(self, ref, *args, **kwargs):
+        if ref.zone == "universal" and moment == "before_commit":
+            die()  # the files are written and audited, nothing is committed
+        snapshot = real_replace(self, ref, *args, **kwargs)
+        if ref.zone == "universal" and moment == "after_commit":
+            die()  # the table is committed, its quarantine and manifest are not
+        return snapshot
+
+    def commit_table(self, table, requirements, updates):
+        if moment == "inside_commit" and table.name()[0] == "universal_transactions":
+            die()  # manifests and the new metadata are written, the catalog still points to the old
+        return real_commit(self, table, requirements, updates)
+
+    iceberg.LakeTables.replace, SqlCatalog.commit_table = replace, commit_table
     instance = dg.DagsterInstance.ephemeral()
     register_landing(instance, st.LocalLakeStorage(root), LANDING_TABLES)
     dg.materialize(
@@ -47,7 +59,9 @@ KILLER = textwrap.dedent(
 
 
 def _rows(lake, day) -> pd.DataFrame:
-    return pd.read_parquet(lake.partition_uri(PURCHASES, day)).sort_values("ID_TRANSACCION").reset_index(drop=True)
+    """The day's rows as pandas reads the files its current snapshot lists."""
+    files = lake.partition_files(PURCHASES, [day])
+    return pd.concat(map(pd.read_parquet, files)).sort_values("ID_TRANSACCION").reset_index(drop=True)
 
 
 def _killed_run(lake, moment):
@@ -76,20 +90,18 @@ def lake_v1_then_more_landing(lake, cdnow):
     return v1, before
 
 
-def test_killed_before_commit_leaves_the_previous_version(lake, lake_v1_then_more_landing, spark):
+@pytest.mark.parametrize("moment", ["before_commit", "inside_commit", "after_commit"])
+def test_a_run_killed_at_each_step_of_a_commit_leaves_whole_partitions(lake, lake_v1_then_more_landing, moment):
     v1, before = lake_v1_then_more_landing
-    _killed_run(lake, "before_commit")
+    _killed_run(lake, moment)
     for day in DAYS:
-        pd.testing.assert_frame_equal(_rows(lake, day), before[day])
-        assert spark.read.parquet(lake.partition_uri(PURCHASES, day)).count() == v1[day]
-
-
-def test_killed_between_partitions_leaves_each_partition_whole(lake, lake_v1_then_more_landing):
-    v1, before = lake_v1_then_more_landing
-    _killed_run(lake, "between_partitions")
-    assert len(_rows(lake, DAYS[0])) == v1[DAYS[0]] + 1  # committed: the new version, whole
-    pd.testing.assert_frame_equal(_rows(lake, DAYS[1]), before[DAYS[1]])  # not committed: the old one
-    # the next run completes the job: every partition new, no debris visible to readers
-    assert materialize(lake, "universal/transactions/purchases", partition_key=DAYS[1]).success
-    assert len(_rows(lake, DAYS[1])) == v1[DAYS[1]] + 1
-    assert all(p.startswith("dt=") for p in os.listdir(lake.table_uri(PURCHASES)))
+        if moment == "after_commit":  # committed: the new snapshot, whole
+            assert len(_rows(lake, day)) == v1[day] + 1
+        else:  # not committed: the previous snapshot, untouched
+            pd.testing.assert_frame_equal(_rows(lake, day), before[day])
+    # the next run completes the job: every day new, each row once
+    for day in DAYS:
+        assert materialize(lake, "universal/transactions/purchases", partition_key=day).success
+        rows = _rows(lake, day)
+        assert len(rows) == v1[day] + 1 and rows["ID_TRANSACCION"].is_unique
+    assert lake.row_counts(PURCHASES, DAYS) == {day: v1[day] + 1 for day in DAYS}
