@@ -155,7 +155,10 @@ def _passes(audit: Audit | None, df: DataFrame, storage: LakeStorage, staging: s
     if audit is None:
         return True
     spark = df.sparkSession
-    staged = spark.read.parquet(staging)  # the types as stored
+    if not storage.parquet_files(staging):  # Spark writes no file for no rows
+        staged = spark.createDataFrame([], df.schema)
+    else:
+        staged = spark.read.parquet(staging)  # the types as stored
     if DAY_FOLDER_COLUMN in staged.columns:  # the folder Spark split the write by, not a column of the table
         staged = staged.drop(DAY_FOLDER_COLUMN)
     return audit.verify(staged, rows, _staged_files(storage, staging, rows) if runs_in_process(spark) else None)
