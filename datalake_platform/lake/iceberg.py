@@ -98,9 +98,15 @@ class LakeTables:
 
     def load(self, ref: TableRef) -> Table | None:
         try:
-            return self.catalog.load_table(identifier(ref))
+            table = self.catalog.load_table(identifier(ref))
         except NoSuchTableError:
             return None
+        if table.location().rstrip("/") != self.location_of(ref).rstrip("/"):
+            raise TableCommitError(
+                f"the catalog's {'.'.join(identifier(ref))} is at {table.location()}, not in this lake "
+                f"({self.location_of(ref)}): DATALAKE_CATALOG_URI names another lake's catalog"
+            )
+        return table
 
     def ensure(self, ref: TableRef, schema: pa.Schema, partitioned: bool) -> Table:
         """The table, created (partitioned by `dt` if `partitioned`) or its schema widened to `schema`."""
