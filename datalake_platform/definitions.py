@@ -14,6 +14,7 @@ from datalake_platform.compat.dagster import silence_pinned_previews
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
+from datalake_platform.maintenance_assets import maintenance_definitions
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.resources.spark import LOCAL_MASTER
 from datalake_platform.settings import Settings, SettingsError, current
@@ -57,8 +58,10 @@ def build(settings: Settings) -> dg.Definitions:
         resources["compute"] = compute_for(settings, resources["lake"])
         assets = [on_remote_compute(a) if runs_remotely(a) else a for a in assets]
     landing_sensors = [landing_sensor(t, settings.sensor_interval_seconds) for d in domains for t in d.landing_tables]
+    maintenance, maintenance_schedule = maintenance_definitions(settings)
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, maintenance],
+        schedules=[maintenance_schedule],
         asset_checks=[c for d in domains for c in d.checks],
         jobs=[j for d in domains for j in d.jobs],
         sensors=[

@@ -16,6 +16,7 @@ from datalake_platform.partitions import describe_days
 
 PARTITION_ROW_COUNT = "dagster/partition_row_count"
 ROWS_BY_PARTITION = "rows_by_partition"  # how a remote run (Pipes) reports each day's rows
+ORCHESTRATOR_RUN_TAG = "datalake/orchestrator_run_id"  # on a cluster's run: the Dagster run that sent the step
 
 
 def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
@@ -107,7 +108,8 @@ def commit_summary() -> dict[str, str]:
     key = context.asset_key if len(context.assets_def.keys) == 1 else None
     version = context.assets_def.code_versions_by_key.get(key) if key is not None else None
     return {
-        "dagster.run-id": context.run_id,
+        # On a cluster the step runs in a run of its own: the orchestrator's run is the one to name.
+        "dagster.run-id": context.run.tags.get(ORCHESTRATOR_RUN_TAG) or context.run_id,
         **({"dagster.asset-key": key.to_user_string()} if key is not None else {}),
         **({"dagster.partition-keys": describe_days(list(keys))} if keys else {}),
         "dagster.code-version": version or _package_version(),

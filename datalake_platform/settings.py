@@ -66,6 +66,10 @@ class Settings:
     catalog_uri: str | None = _var("DATALAKE_CATALOG_URI")
     catalog_warehouse: str | None = _var("DATALAKE_CATALOG_WAREHOUSE")
     catalog_properties: dict | None = _var("DATALAKE_CATALOG_PROPERTIES", parse=_json_object)
+    # Table maintenance (maintenance_assets): snapshots kept, orphan files' grace, what a small file is.
+    snapshot_retention_days: int = _var("DATALAKE_SNAPSHOT_RETENTION_DAYS", default=7, parse=int)
+    orphan_grace_hours: int = _var("DATALAKE_ORPHAN_GRACE_HOURS", default=72, parse=int)
+    small_file_mb: int = _var("DATALAKE_SMALL_FILE_MB", default=32, parse=int)
     glue_catalog_id: str | None = _var("DATALAKE_GLUE_CATALOG_ID")
     # Remote compute (deployments/<cloud>/env.template says which a cloud needs).
     compute_overrides: dict = _var("DATALAKE_COMPUTE_OVERRIDES", default=None, parse=_json_object)

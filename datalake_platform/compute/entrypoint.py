@@ -71,7 +71,7 @@ def run_table(pipes: PipesContext) -> None:
     Only the table's domain is imported (through the registry, not the orchestrator's definitions),
     and the resources are built from what the submitting step sent, not from this environment."""
     from datalake_platform import registry
-    from datalake_platform.metadata import PARTITION_ROW_COUNT, ROWS_BY_PARTITION
+    from datalake_platform.metadata import ORCHESTRATOR_RUN_TAG, PARTITION_ROW_COUNT, ROWS_BY_PARTITION
     from datalake_platform.resources import LakeResource, SparkResource
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
@@ -88,7 +88,7 @@ def run_table(pipes: PipesContext) -> None:
         selection=dg.AssetSelection.assets(key).without_checks() | dg.AssetSelection.checks(*checks),
         resources={"lake": lake, "spark": SparkResource(lake=lake, master=None)},  # None: spark-submit's master
         instance=instance,
-        tags=tags,
+        tags={**tags, ORCHESTRATOR_RUN_TAG: pipes.run_id or ""},
         raise_on_error=False,
     )
     for evaluation in result.get_asset_check_evaluations():

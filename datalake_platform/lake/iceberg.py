@@ -215,12 +215,17 @@ class LakeTables:
         return sorted((task.file for task in tasks), key=lambda f: f.file_path)
 
     def rows_by_day(self, ref: TableRef, days: Iterable[str] | None = None) -> dict[str, int]:
-        """Rows per partition, from the manifests (no data file is opened)."""
+        """Rows per partition ("all" in an unpartitioned table), from the manifests: no file is opened."""
         counts: dict[str, int] = {}
         for data_file in self.data_files(ref, days):
-            day = _day_of(data_file.partition[0]) if len(data_file.partition) else "all"
+            day = self.day_of(data_file) or "all"
             counts[day] = counts.get(day, 0) + data_file.record_count
         return counts
+
+    @staticmethod
+    def day_of(data_file: DataFile) -> str | None:
+        """The partition of a data file; None in an unpartitioned table."""
+        return _day_of(data_file.partition[0]) if len(data_file.partition) else None
 
     def snapshot_id(self, ref: TableRef) -> int | None:
         table = self.load(ref)
