@@ -173,6 +173,25 @@ class LakeTables:
             ) from None
         return table.current_snapshot().snapshot_id
 
+    def append(self, ref: TableRef, schema: pa.Schema, files: list[StagedFile], summary: dict[str, str]) -> int | None:
+        """One snapshot that adds `files` to the partitioned table `ref`, replacing nothing; its id.
+        Appends never conflict: concurrent ones all land."""
+        table = self.ensure(ref, schema, partitioned=True)
+        new = [self._data_file(table, f) for f in files]
+        if not new:
+            return self.snapshot_id(ref)
+        properties = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
+        with table.transaction() as tx:
+            with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
+                for data_file in new:
+                    append.append_data_file(data_file)
+        return table.current_snapshot().snapshot_id
+
+    def committed(self, ref: TableRef, key: str, value: str) -> bool:
+        """Whether a snapshot of the table records `key` = `value` in its summary (e.g. a stream's batch)."""
+        table = self.load(ref)
+        return table is not None and any(s.summary.get(f"{SUMMARY_PREFIX}{key}") == value for s in table.snapshots())
+
     def _data_file(self, table: Table, staged: StagedFile) -> DataFile:
         metadata = table.metadata
         schema = metadata.schema()

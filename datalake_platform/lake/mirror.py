@@ -81,6 +81,10 @@ class MirroredLakeStorage(LocalLakeStorage):
         self._upload(staging)
         return super().commit_partitions(ref, staging, days, schema, summary)
 
+    def append_partitions(self, ref, staging, days, schema, summary):
+        self._upload(staging)
+        return super().append_partitions(ref, staging, days, schema, summary)
+
     def commit_table(self, ref, staging, schema, summary={}):
         self._upload(staging)
         return super().commit_table(ref, staging, schema, summary)

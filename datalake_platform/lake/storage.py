@@ -147,6 +147,12 @@ class LakeStorage(ABC):
         files = self.staged_files(staging, days)
         return self.tables.replace(ref, schema, files, sorted(days), dict(summary))
 
+    def append_partitions(
+        self, ref: TableRef, staging: str, days: list[str], schema: pa.Schema, summary: Mapping[str, str]
+    ) -> int | None:
+        """Add the files staged under `staging/day=<day>/` to table `ref`, replacing nothing, in one snapshot."""
+        return self.tables.append(ref, schema, self.staged_files(staging, days), dict(summary))
+
     def commit_table(self, ref: TableRef, staging: str, schema: pa.Schema, summary: Mapping[str, str] = {}) -> int | None:
         """Make the files staged under `staging` the whole (unpartitioned) table `ref`, in one snapshot."""
         return self.tables.replace(ref, schema, self.staged_files(staging, None), None, dict(summary))

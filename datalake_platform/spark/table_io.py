@@ -75,16 +75,7 @@ def write_partitions(
         _stage(
             df,
             audit,
-            # Split by a copy of the day: the files keep `dt`, as an Iceberg data file must. The day
-            # stays a date: Spark sorts the rows by it before writing, and dates sort by their prefix
-            # alone (radix sort), strings do not (~10% of the write).
-            lambda rows: (
-                rows.withColumn(DAY_FOLDER_COLUMN, F.col(PARTITION_COLUMN))
-                .write.mode("overwrite")
-                .options(**_write_options(audit))
-                .partitionBy(DAY_FOLDER_COLUMN)
-                .parquet(staging)
-            ),
+            lambda rows: _split_by_day(rows, _write_options(audit)).parquet(staging),
         )
         counts = storage.parquet_row_counts(staging, days)
         if not _passes(audit, df, storage, staging, counts):
@@ -95,6 +86,42 @@ def write_partitions(
         storage.discard(staging)
         raise
     return counts
+
+
+STREAM_BATCH = "stream-batch"  # the snapshot summary key of an append made by a stream's micro-batch
+
+
+def append_partitions(
+    df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str], batch: str
+) -> dict[str, int]:
+    """Add `df`'s rows (of `days`) to table `ref` in one snapshot, once per stream `batch` (e.g.
+    `posts:17`): a batch an earlier attempt committed is not added again (the idempotent-sink
+    pattern: Spark replays a batch after a crash, with the same id). Rows per day; none if skipped."""
+    if storage.tables.committed(ref, STREAM_BATCH, batch):
+        return {}
+    staging = storage.staging_uri(ref)
+    try:
+        _split_by_day(df).parquet(staging)
+        counts = storage.parquet_row_counts(staging, days)
+        storage.append_partitions(
+            ref, staging, days, _file_schema(df.schema), {**commit_summary(), STREAM_BATCH: batch}
+        )
+    except BaseException:
+        storage.discard(staging)
+        raise
+    return counts
+
+
+def _split_by_day(df: DataFrame, options: dict[str, str] | None = None):
+    """A writer of `df` into one folder per day. Split by a copy of the day: the files keep `dt`, as an
+    Iceberg data file must. The day stays a date: Spark sorts the rows by it before writing, and
+    dates sort by their prefix alone (radix sort), strings do not (~10% of the write)."""
+    return (
+        df.withColumn(DAY_FOLDER_COLUMN, F.col(PARTITION_COLUMN))
+        .write.mode("overwrite")
+        .options(**(options or {}))
+        .partitionBy(DAY_FOLDER_COLUMN)
+    )
 
 
 def clear_partitions(
