@@ -33,8 +33,7 @@ TIMED = [
     (checks, ["balance"]),
     (tables, ["_passes"]),
     (validation.ContractAudit, ["verify", "_repeated_keys"]),
-    (storage.LakeStorage, ["parquet_row_counts", "stage_empty_partitions", "list_landing_files"]),
-    (storage.LocalLakeStorage, ["commit_partitions"]),
+    (storage.LakeStorage, ["parquet_row_counts", "list_landing_files", "commit_partitions"]),
 ]
 
 

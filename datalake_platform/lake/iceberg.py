@@ -282,19 +282,25 @@ CATALOG_NAME = "datalake"
 def catalog_properties(settings, location: str) -> dict[str, str]:
     """The pyiceberg properties of the lake's catalog (`datalake catalog config` prints them).
 
-    `location` is the lake's root as its store names it; `settings` (settings.Settings) choose the
-    catalog and hold the endpoints of emulators in tests.
+    `location` is the lake's root as its store names it; for a lake on a bucket, `settings`
+    (settings.Settings) choose the catalog and hold the endpoints of emulators in tests.
     """
     cloud = cloud_of(location)
+    if cloud == "local":  # a lake in a folder is self-contained: its catalog is a file inside it
+        return {
+            "name": CATALOG_NAME,
+            "type": "sql",
+            "uri": f"sqlite:///{location}/work/catalog/iceberg.db",
+            "warehouse": f"file://{location}",
+        }
     kind = settings.catalog or DEFAULT_CATALOG[cloud]
     if kind not in CATALOG_KINDS:
         raise ValueError(f"DATALAKE_CATALOG={kind!r}: choose one of {', '.join(CATALOG_KINDS)}")
-    warehouse = _engine_uri(location) if cloud != "local" else f"file://{location}"
-    properties = {"name": CATALOG_NAME, "type": kind, "warehouse": settings.catalog_warehouse or warehouse}
+    properties = {"name": CATALOG_NAME, "type": kind, "warehouse": settings.catalog_warehouse or _engine_uri(location)}
     if kind == "sql":
-        if cloud != "local" and not settings.catalog_uri:
+        if not settings.catalog_uri:
             raise ValueError("DATALAKE_CATALOG=sql on a bucket needs DATALAKE_CATALOG_URI (a database URL)")
-        properties["uri"] = settings.catalog_uri or f"sqlite:///{location}/work/catalog/iceberg.db"
+        properties["uri"] = settings.catalog_uri
     elif kind == "rest":
         if not settings.catalog_uri:
             raise ValueError("DATALAKE_CATALOG=rest needs DATALAKE_CATALOG_URI (the catalog's REST endpoint)")
@@ -311,8 +317,6 @@ def catalog_properties(settings, location: str) -> dict[str, str]:
 
 def _file_io(cloud: str, settings) -> dict[str, str]:
     """How pyiceberg reaches the store's files: fsspec, as the lake's storage does."""
-    if cloud == "local":
-        return {}
     io = {"py-io-impl": "pyiceberg.io.fsspec.FsspecFileIO"}
     if cloud == "aws":
         io.update(_some({"s3.endpoint": settings.aws_endpoint_url, "s3.region": settings.aws_region}))

@@ -177,7 +177,7 @@ def _executors(cluster: StandaloneCluster) -> int:
 
 def assert_the_lake_holds(storage, cdnow, days, landed) -> None:
     """Every landed line in purchases; the report and daily sales equal to an independent pandas computation."""
-    kept = storage.parquet_row_counts(storage.table_uri(PURCHASES), days)
+    kept = storage.row_counts(PURCHASES, days)
     assert sum(kept.values()) == landed
     report = table_frame(storage, REPORT_BY_PERSON).set_index("ID_PERSONA").sort_index()
     expected = _expected_report(cdnow, days)

@@ -61,7 +61,7 @@ def test_checkpointed_run_cuts_where_the_policy_says_and_equals_the_unbroken_lin
     def checkpoint(k, df):  # into the lake's work area, read back: lineage truncated
         ref = TableRef(ServiceArea.WORK, "test", f"checkpoint_{k}")
         write_table(df, lake, ref)
-        written.append(lake.parquet_rows(lake.table_uri(ref)))
+        written.append(lake.table_rows(ref))
         return read_table(spark, lake, ref, None)
 
     policy = CheckpointPolicy(memory_budget_bytes=HUGE, max_plan_nodes=60, pinned_after=("s02_running_sum",))

@@ -48,8 +48,8 @@ def test_every_run_succeeds_in_one_run_per_partitioning_with_checks_passing(full
 def test_nothing_is_lost(full_lake, raw_log):
     storage, _, _ = full_lake
     days = storage.list_partitions(PURCHASES)
-    kept = sum(storage.parquet_row_counts(storage.table_uri(PURCHASES), days).values())
-    rejected = sum(storage.parquet_row_counts(storage.table_uri(PURCHASES.quarantine()), days).values())
+    kept = sum(storage.row_counts(PURCHASES, days).values())
+    rejected = sum(storage.row_counts(PURCHASES.quarantine(), days).values())
     assert kept + rejected == len(raw_log) == 69659
     assert rejected == 0  # the CDNOW log is clean
 
