@@ -78,7 +78,7 @@ def test_every_tweet_is_posted_scored_once_and_counted(seeded):
     assert len(metrics) == 70 and (metrics["posts"] == 60).all()
     assert metrics["hashtags"].sum() == posts["hashtags"].sum()
     joined = posts.merge(scored, on="post_id")
-    first_minute = joined[joined["posted_at"] < pd.Timestamp("2026-01-01 12:01:00")]
+    first_minute = joined[joined["posted_at"] < pd.Timestamp("2026-01-01 12:01:00", tz="UTC")]
     m0 = metrics.sort_values("minute").iloc[0]
     assert m0["mean_sentiment"] == pytest.approx(first_minute["score"].mean())
     # Agreement with the human scores on the whole set (train and test): far better than chance.
