@@ -296,7 +296,7 @@ def catalog_properties(settings, location: str) -> dict[str, str]:
     kind = settings.catalog or DEFAULT_CATALOG[cloud]
     if kind not in CATALOG_KINDS:
         raise ValueError(f"DATALAKE_CATALOG={kind!r}: choose one of {', '.join(CATALOG_KINDS)}")
-    properties = {"name": CATALOG_NAME, "type": kind, "warehouse": settings.catalog_warehouse or _engine_uri(location)}
+    properties = {"name": CATALOG_NAME, "type": kind, "warehouse": settings.catalog_warehouse or catalog_uri(location)}
     if kind == "sql":
         if not settings.catalog_uri:
             raise ValueError("DATALAKE_CATALOG=sql on a bucket needs DATALAKE_CATALOG_URI (a database URL)")
@@ -335,6 +335,7 @@ def _some(values: dict[str, str | None]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def _engine_uri(uri: str) -> str:
-    """Engines name S3 `s3://`; `s3a://` is only Hadoop's connector's scheme."""
+def catalog_uri(uri: str) -> str:
+    """A lake URI as the catalog and every engine name it: S3 is `s3://`; `s3a://` is only Hadoop's
+    connector's scheme."""
     return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri

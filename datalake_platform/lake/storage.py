@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.iceberg import LakeTables, StagedFile, catalog_properties, day_folder
+from datalake_platform.lake.iceberg import LakeTables, catalog_uri, StagedFile, catalog_properties, day_folder
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, Zone, partition_folder
 from datalake_platform.settings import current
 
@@ -88,8 +88,8 @@ class LakeStorage(ABC):
         return self.catalog_path(self.table_uri(ref))
 
     def catalog_path(self, uri: str) -> str:
-        """A file of this store as the catalog records it (engines name S3 `s3://`, not `s3a://`)."""
-        return "s3://" + uri[len("s3a://") :] if uri.startswith("s3a://") else uri
+        """A file of this store as the catalog records it."""
+        return catalog_uri(uri)
 
     def readable_paths(self, paths: list[str]) -> list[str]:
         """Files the catalog lists, as Spark and this storage's filesystem read them."""
