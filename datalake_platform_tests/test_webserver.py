@@ -99,6 +99,7 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         "smart/posts/metrics_per_minute",
         *[f"work/transactions/enrichment_checkpoint_{k:02d}" for k in range(1, 9)],
         "smart/transactions/purchase_features",
+        "work/platform/table_maintenance",
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]

@@ -149,11 +149,11 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
     proc = subprocess.Popen(
         args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    staging = Path(storage.root) / "work" / "_staging" / SCORED_POSTS.relative_path
+    writes = Path(storage.table_uri(SCORED_POSTS)) / "data"  # a folder per batch's write of scores
     try:
         deadline = time.time() + 240
-        # Mid-batch: at least one batch committed, and the next one is writing its scores.
-        while not (Path(storage.table_uri(SCORED_POSTS)).exists() and staging.exists() and any(staging.iterdir())):
+        # Mid-stream: one batch's scores committed, and the next one's being written.
+        while not (writes.exists() and len(list(writes.iterdir())) >= 2):
             assert proc.poll() is None and time.time() < deadline, (
                 proc.stdout.read().decode()[-3000:] if proc.poll() is not None else "timeout"
             )
