@@ -5,6 +5,7 @@ datalake demo    seed, then materialize every asset over every partition
 datalake ui      start the Dagster UI on the same lake and instance
 datalake sql     query the lake's Iceberg tables with DuckDB (-e QUERY or a prompt; --as-of, --snapshot)
 datalake catalog config    the pyiceberg properties of the lake's catalog, as JSON
+datalake migrate    register a lake written before its tables were Iceberg tables (in place)
 """
 
 from __future__ import annotations
@@ -136,6 +137,28 @@ def catalog_config(settings: Settings) -> int:
     return 0
 
 
+def migrate(settings: Settings, dry_run: bool) -> int:
+    """Register the lake's parquet-folder tables in its Iceberg catalog, files left where they are."""
+    from datalake_platform.lake.backends import storage_for_root
+    from datalake_platform.lake.migration import legacy_leftovers, migrate
+
+    storage = storage_for_root(settings.lake_root)
+    storage = getattr(storage, "remote", storage)  # a mirrored lake's tables are in its container
+    results = migrate(storage, dry_run)
+    for r in results:
+        if r.error:
+            print(f"{str(r.ref):<48} NOT MIGRATED: {r.error}")
+            continue
+        where = "unpartitioned" if r.days is None else f"{r.days:,} days"
+        done = "would register" if dry_run else f"snapshot {r.snapshot_id}:"
+        print(f"{str(r.ref):<48} {done} {r.files:,} files, {r.rows:,} rows ({where})")
+    if not results:
+        print("nothing to migrate: every table folder of the lake is in its catalog")
+    for folder in legacy_leftovers(storage):
+        print(f"left in place (no longer read; may be deleted): {folder}")
+    return 1 if any(r.error for r in results) else 0
+
+
 def _timestamp(text: str) -> dt.datetime:
     """An ISO time; without a zone, UTC."""
     value = dt.datetime.fromisoformat(text)
@@ -158,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     past.add_argument("--snapshot", type=int, metavar="ID", help="read the table that has snapshot ID at it")
     catalog_parser = commands.add_parser("catalog", help="the lake's Iceberg catalog")
     catalog_parser.add_argument("action", choices=["config"], help="config: its pyiceberg properties, as JSON")
+    migrate_parser = commands.add_parser(
+        "migrate", help="register a lake of parquet folders in its Iceberg catalog, in place (while no run writes)"
+    )
+    migrate_parser.add_argument("--dry-run", action="store_true", help="only say what would be registered")
     args = parser.parse_args(argv)
     try:
         settings = _environment()
@@ -168,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return sql(settings, args)
     if args.command == "catalog":
         return catalog_config(settings)
+    if args.command == "migrate":
+        return migrate(settings, args.dry_run)
     if args.command == "seed":
         return seed(settings)
     if args.command == "demo":

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datalake_platform.settings import current
 
 # URI scheme of a lake root -> the environment (DATALAKE_ENV) whose store it is on.
-LAKE_SCHEMES = {"": "local", "file": "local", "s3": "aws", "s3a": "aws", "gs": "gcp", "gcs": "gcp", "abfss": "azure", "abfs": "azure"}
+LAKE_SCHEMES = {
+    "": "local",
+    "file": "local",
+    "s3": "aws",
+    "s3a": "aws",
+    "gs": "gcp",
+    "gcs": "gcp",
+    "abfss": "azure",
+    "abfs": "azure",
+}
 
 
 def scheme_of(root: str) -> str:
@@ -17,7 +26,9 @@ def cloud_of(root: str) -> str:
     """`local`, `aws`, `gcp` or `azure`; a clear error for a scheme no backend serves."""
     scheme = scheme_of(root)
     if scheme not in LAKE_SCHEMES:
-        raise ValueError(f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3://, gs:// or abfss://)")
+        raise ValueError(
+            f"DATALAKE_ROOT={root!r}: no storage backend for {scheme}:// (use a folder, s3://, gs:// or abfss://)"
+        )
     return LAKE_SCHEMES[scheme]
 
 

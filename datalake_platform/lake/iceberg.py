@@ -36,6 +36,7 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import Table, TableProperties
 from pyiceberg.table.update.validate import ValidationException
+from pyiceberg.typedef import Record
 
 from datalake_platform.lake.clouds import cloud_of
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
@@ -61,10 +62,40 @@ class StagedFile:
     size: int
     metadata: pq.FileMetaData
     day: str | None  # the partition it was written for; None in an unpartitioned table
+    # A file of a lake written before its tables were Iceberg tables (lake.migration): its `dt` is
+    # only in its folder's name (`dt=<day>/`, Hive-style), and readers take it from the partition.
+    day_in_path: bool = False
 
 
 def day_folder(day: str) -> str:
     return f"{DAY_FOLDER_COLUMN}={day}"
+
+
+def path_day(path: str) -> str | None:
+    """The day of a file that holds its `dt` only in its path (a migrated `dt=<day>/` file), else None.
+
+    Iceberg's column projection fills such a column from the file's partition (the spec's rule
+    for metadata-only migrations of Hive tables); readers of plain parquet must do the same.
+    """
+    parts = path.rstrip("/").split("/")
+    folder = parts[-2] if len(parts) > 1 else ""
+    prefix = f"{PARTITION_COLUMN}="
+    return folder[len(prefix) :] if folder.startswith(prefix) else None
+
+
+def file_arrow_schema(metadata: pq.FileMetaData) -> pa.Schema:
+    """A parquet file's schema as Iceberg sees it: Spark's legacy INT96 timestamps are UTC instants
+    (Iceberg `timestamptz`), which pyarrow would read as zone-less nanoseconds."""
+    schema = metadata.schema.to_arrow_schema()
+    int96 = {
+        metadata.schema.column(i).path
+        for i in range(metadata.num_columns)
+        if metadata.schema.column(i).physical_type == "INT96"
+    }
+    for name in int96 & set(schema.names):
+        i = schema.get_field_index(name)
+        schema = schema.set(i, schema.field(i).with_type(pa.timestamp("us", tz="UTC")))
+    return schema
 
 
 def identifier(ref: TableRef) -> tuple[str, str]:
@@ -159,13 +190,12 @@ class LakeTables:
         new = [self._data_file(table, f) for f in files]
         properties = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
         try:
-            with table.transaction() as tx:
-                with tx.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
-                    overwrite.delete_by_predicate(predicate)
-                    for data_file in old:
-                        overwrite.delete_data_file(data_file)
-                    for data_file in new:
-                        overwrite.append_data_file(data_file)
+            with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
+                overwrite.delete_by_predicate(predicate)
+                for data_file in old:
+                    overwrite.delete_data_file(data_file)
+                for data_file in new:
+                    overwrite.append_data_file(data_file)
         except (ValidationException, CommitFailedException) as error:
             raise TableCommitError(
                 f"{'.'.join(identifier(ref))}: another run committed {_scope(days)} while this one wrote; "
@@ -173,19 +203,35 @@ class LakeTables:
             ) from None
         return table.current_snapshot().snapshot_id
 
-    def append(self, ref: TableRef, schema: pa.Schema, files: list[StagedFile], summary: dict[str, str]) -> int | None:
-        """One snapshot that adds `files` to the partitioned table `ref`, replacing nothing; its id.
+    def append(
+        self,
+        ref: TableRef,
+        schema: pa.Schema,
+        files: list[StagedFile],
+        summary: dict[str, str],
+        partitioned: bool = True,
+    ) -> int | None:
+        """One snapshot that adds `files` to table `ref`, replacing nothing; its id.
         Appends never conflict: concurrent ones all land."""
-        table = self.ensure(ref, schema, partitioned=True)
+        table = self.ensure(ref, schema, partitioned)
         new = [self._data_file(table, f) for f in files]
         if not new:
             return self.snapshot_id(ref)
         properties = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
-        with table.transaction() as tx:
-            with tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
-                for data_file in new:
-                    append.append_data_file(data_file)
+        with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).fast_append() as append:
+            for data_file in new:
+                append.append_data_file(data_file)
         return table.current_snapshot().snapshot_id
+
+    def register(
+        self, ref: TableRef, schema: pa.Schema, files: list[StagedFile], partitioned: bool, summary: dict[str, str]
+    ) -> int | None:
+        """A table the catalog does not hold yet, created holding `files` (where they are); its snapshot id."""
+        if self.load(ref) is not None:
+            raise TableCommitError(
+                f"{'.'.join(identifier(ref))} is in the catalog already: its files were not registered"
+            )
+        return self.append(ref, schema, files, summary, partitioned)
 
     def committed(self, ref: TableRef, key: str, value: str) -> bool:
         """Whether a snapshot of the table records `key` = `value` in its summary (e.g. a stream's batch)."""
@@ -196,7 +242,7 @@ class LakeTables:
         metadata = table.metadata
         schema = metadata.schema()
         try:
-            _check_pyarrow_schema_compatible(schema, staged.metadata.schema.to_arrow_schema())
+            _check_pyarrow_schema_compatible(schema, file_arrow_schema(staged.metadata))
         except ValueError as error:
             raise TableCommitError(f"{staged.path} does not fit {table.name()}: {error}") from None
         statistics = data_file_statistics_from_parquet_metadata(
@@ -204,7 +250,10 @@ class LakeTables:
             stats_columns=compute_statistics_plan(schema, metadata.properties),
             parquet_column_mapping=parquet_path_to_id_mapping(schema),
         )
-        partition = statistics.partition(metadata.spec(), schema)
+        if staged.day_in_path:
+            partition = Record((_date(staged.day) - EPOCH).days)
+        else:
+            partition = statistics.partition(metadata.spec(), schema)
         if staged.day is not None and staged.metadata.num_rows and _day_of(partition[0]) != staged.day:
             raise TableCommitError(f"{staged.path} was written for {staged.day} but holds {_day_of(partition[0])}")
         return DataFile.from_args(
@@ -221,7 +270,9 @@ class LakeTables:
         )
 
     # -- reading: the file list of a snapshot -------------------------------------------------
-    def data_files(self, ref: TableRef, days: Iterable[str] | None = None, snapshot_id: int | None = None) -> list[DataFile]:
+    def data_files(
+        self, ref: TableRef, days: Iterable[str] | None = None, snapshot_id: int | None = None
+    ) -> list[DataFile]:
         """The data files of the table's current snapshot (or `snapshot_id`), those of `days` only if given."""
         table = self.load(ref)
         if table is None or table.current_snapshot() is None:
@@ -326,7 +377,12 @@ def _file_io(cloud: str, settings) -> dict[str, str]:
             io.update({"gcs.service.host": settings.gcs_emulator, "gcs.oauth2.token": "anon"})
     elif cloud == "azure":
         io.update(
-            _some({"adls.connection-string": settings.azure_connection_string, "adls.account-name": settings.azure_account_name})
+            _some(
+                {
+                    "adls.connection-string": settings.azure_connection_string,
+                    "adls.account-name": settings.azure_account_name,
+                }
+            )
         )
     return io
 

@@ -19,7 +19,7 @@ from pyiceberg.table import Table
 
 from datalake_platform.lake.iceberg import TableCommitError, day_folder
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.table_refs import TableRef
+from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
 
 
 @dataclass(frozen=True)
@@ -104,19 +104,20 @@ def compact(storage: LakeStorage, ref: TableRef, small_file_bytes: int, result: 
     }
     if not small:
         return
+    schema = storage.tables.load(ref).schema().as_arrow()
     staging = storage.staging_uri(ref)
     try:
         for day, group in small.items():
             folder = f"{staging}/{day_folder(day)}" if day is not None else staging
             storage.fs.makedirs(folder, exist_ok=True)
-            rows = pa.concat_tables([_read(storage, f.file_path) for f in group], promote_options="permissive")
+            rows = pa.concat_tables([_read(storage, f.file_path, day, schema) for f in group])
             with storage.fs.open(f"{folder}/part-compacted-{uuid.uuid4().hex}.parquet", "wb") as fh:
                 pq.write_table(rows, fh)
         days = sorted(d for d in small if d is not None)
         if days:
-            storage.commit_partitions(ref, staging, days, rows.schema, {"operation": "compaction"})
+            storage.commit_partitions(ref, staging, days, schema, {"operation": "compaction"})
         else:
-            storage.commit_table(ref, staging, rows.schema, {"operation": "compaction"})
+            storage.commit_table(ref, staging, schema, {"operation": "compaction"})
     except TableCommitError as error:
         storage.discard(staging)
         result.skipped = str(error)
@@ -128,10 +129,21 @@ def compact(storage: LakeStorage, ref: TableRef, small_file_bytes: int, result: 
     result.partitions_compacted += len(small)
 
 
-def _read(storage: LakeStorage, path: str) -> pa.Table:
+def _read(storage: LakeStorage, path: str, day: str | None, schema: pa.Schema) -> pa.Table:
+    """A data file's rows in the table's schema: a column the file lacks is null, but a migrated
+    file's `dt`, which is its partition (lake.migration); legacy INT96 times are UTC instants."""
     [readable] = storage.readable_paths([path])
     with storage.fs.open(readable, "rb") as fh:
-        return pq.read_table(fh)
+        rows = pq.read_table(fh, coerce_int96_timestamp_unit="us")
+    columns = []
+    for field in schema:
+        if field.name in rows.column_names:
+            columns.append(rows.column(field.name).cast(field.type))
+        elif field.name == PARTITION_COLUMN and day is not None:
+            columns.append(pa.array([dt.date.fromisoformat(day)] * rows.num_rows, field.type))
+        else:
+            columns.append(pa.nulls(rows.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _older(info: dict, before: dt.datetime) -> bool:

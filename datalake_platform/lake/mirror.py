@@ -19,6 +19,7 @@ no mirror is used (`DATALAKE_SPARK_STORE=native`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from datalake_platform.lake.object_store import ObjectStoreLakeStorage
@@ -43,7 +44,10 @@ class MirroredLakeStorage(LocalLakeStorage):
 
     # -- landing: listed on the bucket, downloaded when read --------------------------------
     def landing_folders(self, ref: TableRef) -> dict[str, list[LandingFile]]:
-        return {folder: [self._mirrored(f, ref) for f in files] for folder, files in self.remote.landing_folders(ref).items()}
+        return {
+            folder: [self._mirrored(f, ref) for f in files]
+            for folder, files in self.remote.landing_folders(ref).items()
+        }
 
     def landing_days(self, ref: TableRef) -> list[str]:
         return self.remote.landing_days(ref)
@@ -56,7 +60,9 @@ class MirroredLakeStorage(LocalLakeStorage):
         return files
 
     def _mirrored(self, file: LandingFile, ref: TableRef) -> LandingFile:
-        return LandingFile(f"{self.table_uri(ref)}/{file.relative_path}", file.relative_path, file.day, file.size, file.version)
+        return LandingFile(
+            f"{self.table_uri(ref)}/{file.relative_path}", file.relative_path, file.day, file.size, file.version
+        )
 
     def _download(self, remote: str, local: str, version: str) -> None:
         """Fetch `remote` into `local` unless the mirror already has this version of it."""
@@ -77,7 +83,7 @@ class MirroredLakeStorage(LocalLakeStorage):
     def table_location(self, ref: TableRef) -> str:
         return self.remote.table_location(ref)
 
-    def commit_partitions(self, ref, staging, days, schema, summary={}):
+    def commit_partitions(self, ref, staging, days, schema, summary: Mapping[str, str] = {}):
         self._upload(staging)
         return super().commit_partitions(ref, staging, days, schema, summary)
 
@@ -85,7 +91,7 @@ class MirroredLakeStorage(LocalLakeStorage):
         self._upload(staging)
         return super().append_partitions(ref, staging, days, schema, summary)
 
-    def commit_table(self, ref, staging, schema, summary={}):
+    def commit_table(self, ref, staging, schema, summary: Mapping[str, str] = {}):
         self._upload(staging)
         return super().commit_table(ref, staging, schema, summary)
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.iceberg import LakeTables, catalog_uri, StagedFile, catalog_properties, day_folder
+from datalake_platform.lake.iceberg import LakeTables, StagedFile, catalog_properties, catalog_uri, day_folder
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, Zone, partition_folder
 from datalake_platform.settings import current
 
@@ -153,7 +153,9 @@ class LakeStorage(ABC):
         """Add the files staged under `staging/day=<day>/` to table `ref`, replacing nothing, in one snapshot."""
         return self.tables.append(ref, schema, self.staged_files(staging, days), dict(summary))
 
-    def commit_table(self, ref: TableRef, staging: str, schema: pa.Schema, summary: Mapping[str, str] = {}) -> int | None:
+    def commit_table(
+        self, ref: TableRef, staging: str, schema: pa.Schema, summary: Mapping[str, str] = {}
+    ) -> int | None:
         """Make the files staged under `staging` the whole (unpartitioned) table `ref`, in one snapshot."""
         return self.tables.replace(ref, schema, self.staged_files(staging, None), None, dict(summary))
 
@@ -173,11 +175,17 @@ class LakeStorage(ABC):
         else:
             named = [(path, day) for day in days for path in self.parquet_files(f"{staging}/{day_folder(day)}")]
 
-        def staged(item: tuple[str, str | None]) -> StagedFile:
-            path, day = item
+        return self.footers([(self.published_path(path), path, day) for path, day in named])
+
+    def footers(self, named: list[tuple[str, str, str | None]], day_in_path: bool = False) -> list[StagedFile]:
+        """(path as published, path to read, day) as files a commit takes, with their footers read
+        by a few threads (on an object store, each is a round trip)."""
+
+        def staged(item: tuple[str, str, str | None]) -> StagedFile:
+            published, path, day = item
             with self.fs.open(path, "rb") as fh:
                 metadata = pq.ParquetFile(fh).metadata
-            return StagedFile(self.catalog_path(self.published_path(path)), self.fs.size(path), metadata, day)
+            return StagedFile(self.catalog_path(published), self.fs.size(path), metadata, day, day_in_path)
 
         with ThreadPoolExecutor(max_workers=self.io_threads) as pool:
             return list(pool.map(staged, named))

@@ -8,6 +8,7 @@ snapshot readable and whole.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from datalake_platform.compat import spark as compat
-from datalake_platform.lake.iceberg import DAY_FOLDER_COLUMN, day_folder
+from datalake_platform.lake.iceberg import DAY_FOLDER_COLUMN, day_folder, path_day
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
 from datalake_platform.metadata import commit_summary
@@ -41,8 +42,23 @@ def read_table(
     files = storage.table_files(ref) if days is None else storage.partition_files(ref, days)
     if not files:
         return spark.createDataFrame([], schema or StructType())
-    reader = spark.read.schema(schema) if schema is not None else spark.read
-    return reader.parquet(*files)
+
+    def reader():
+        return spark.read.schema(schema) if schema is not None else spark.read
+
+    migrated = [f for f in files if path_day(f) is not None]
+    if not migrated:
+        return reader().parquet(*files)
+    # Files registered by `datalake migrate` hold `dt` only in their `dt=<day>/` folder, which
+    # Spark's partition discovery reads back as the column, from the table's folder down.
+    [location] = storage.readable_paths([storage.table_location(ref)])
+    frames = [reader().option("basePath", location).parquet(*migrated)]
+    if schema is None:  # the day as the files written since hold it, not as the folder name infers
+        frames[0] = frames[0].withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("date"))
+    if len(migrated) < len(files):
+        frames.append(reader().parquet(*[f for f in files if path_day(f) is None]))
+    df = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    return df.select(*schema.fieldNames()) if schema is not None else df
 
 
 class Audit(Protocol):

@@ -27,7 +27,9 @@ def _commit(lake, files_per_day: dict[str, list[int]]) -> None:
         folder = staging / f"day={day}"
         folder.mkdir(parents=True)
         for i, n in enumerate(files):
-            rows = pa.table({"x": list(range(i * 100, i * 100 + n)), "dt": [dt.date.fromisoformat(day)] * n}, schema=SCHEMA)
+            rows = pa.table(
+                {"x": list(range(i * 100, i * 100 + n)), "dt": [dt.date.fromisoformat(day)] * n}, schema=SCHEMA
+            )
             pq.write_table(rows, folder / f"part-{i}.parquet")
     lake.commit_partitions(TABLE, str(staging), sorted(files_per_day), SCHEMA)
 

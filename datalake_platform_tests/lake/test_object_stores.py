@@ -61,7 +61,10 @@ def _read(spark, lake, days=None) -> dict[str, list[int]]:
 
 
 def test_a_commit_replaces_the_days_in_one_snapshot_of_files_under_the_table(store_spark, bucket_lake):
-    assert _write(store_spark, bucket_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {"2020-01-01": 2, "2020-01-02": 1}
+    assert _write(store_spark, bucket_lake, {"2020-01-01": [1, 2], "2020-01-02": [3]}) == {
+        "2020-01-01": 2,
+        "2020-01-02": 1,
+    }
     first = bucket_lake.tables.snapshot_id(TABLE)
     assert _write(store_spark, bucket_lake, {"2020-01-01": [4], "2020-01-02": []}) == {"2020-01-01": 1, "2020-01-02": 0}
     assert _read(store_spark, bucket_lake) == {"2020-01-01": [4]}
@@ -135,12 +138,21 @@ def test_a_run_killed_mid_commit_leaves_each_partition_whole(bucket_lake, cdnow)
         assert materialize(bucket_lake, "universal/transactions/purchases", partition_key=day).success
     before = {day: _universal(bucket_lake, day) for day in days}
     for day in days:
-        land(bucket_lake, day, "late.csv", f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n")
+        land(
+            bucket_lake,
+            day,
+            "late.csv",
+            f"customer_id,date,number_of_cds,dollar_value\n99999,{day.replace('-', '')},1,1.00\n",
+        )
 
     for moment in ["inside_commit", "after_commit"]:
         proc = subprocess.run(
             [sys.executable, "-c", KILLER, bucket_lake.location, moment, *days],
-            env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True, timeout=600,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert proc.returncode == -9, proc.stderr[-3000:]  # it really died by SIGKILL
         for day in days:
@@ -207,4 +219,4 @@ def test_the_landing_sensor_lists_the_bucket(bucket_lake):
         assert [r.partition_key_range for r in first.run_requests][0].start == DAYS[0]
         assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == DAYS
         assert tick(bucket_lake, instance, first.cursor).run_requests == []  # etags unchanged: nothing again
-    assert scan_landing(bucket_lake, LANDING).files == {day: 1 for day in DAYS}
+    assert scan_landing(bucket_lake, LANDING).files == dict.fromkeys(DAYS, 1)

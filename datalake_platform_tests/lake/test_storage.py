@@ -123,7 +123,10 @@ def test_footers_tell_which_files_hold_values_of_a_column(lake, tmp_path):
     for name, table in tables.items():
         pq.write_table(table, tmp_path / name, write_statistics=name != "no_stats.parquet")
     files = [str(tmp_path / name) for name in tables]
-    assert lake.files_with_values(files, "rescued") == [str(tmp_path / "values.parquet"), str(tmp_path / "no_stats.parquet")]
+    assert lake.files_with_values(files, "rescued") == [
+        str(tmp_path / "values.parquet"),
+        str(tmp_path / "no_stats.parquet"),
+    ]
 
 
 def test_a_column_is_summed_exactly_from_the_files_of_a_table(lake):
@@ -133,8 +136,12 @@ def test_a_column_is_summed_exactly_from_the_files_of_a_table(lake):
     report = TableRef(Zone.SMART, "demo", "money")
     staging = Path(lake.staging_uri(report))
     staging.mkdir(parents=True)
-    pq.write_table(pa.table({"m": pa.array([Decimal("0.10"), None, Decimal("12345678901234.99")], money)}), staging / "a.parquet")
-    pq.write_table(pa.table({"m": pa.array([Decimal("0.20")] * 3000, money)}), staging / "b.parquet", row_group_size=1000)
+    pq.write_table(
+        pa.table({"m": pa.array([Decimal("0.10"), None, Decimal("12345678901234.99")], money)}), staging / "a.parquet"
+    )
+    pq.write_table(
+        pa.table({"m": pa.array([Decimal("0.20")] * 3000, money)}), staging / "b.parquet", row_group_size=1000
+    )
     lake.commit_table(report, str(staging), schema)
     assert lake.column_sum(report, "m") == Decimal("12345678901234.99") + Decimal("0.10") + Decimal("600.00")
     staging = Path(lake.staging_uri(report))
