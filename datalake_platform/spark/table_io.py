@@ -51,8 +51,8 @@ def read_table(
         return reader().parquet(*files)
     # Files registered by `datalake migrate` hold `dt` only in their `dt=<day>/` folder, which
     # Spark's partition discovery reads back as the column, from the table's folder down.
-    [location] = storage.readable_paths([storage.table_location(ref)])
-    frames = [reader().option("basePath", location).parquet(*migrated)]
+    table_folder = migrated[0].rsplit("/", 2)[0]  # as readable as the files (a mirror's copy, s3a://)
+    frames = [reader().option("basePath", table_folder).parquet(*migrated)]
     if schema is None:  # the day as the files written since hold it, not as the folder name infers
         frames[0] = frames[0].withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("date"))
     if len(migrated) < len(files):

@@ -9,6 +9,7 @@ Spark can be had here: on Azure, Spark works on a local mirror of the container 
 which the same assets keep in step with it. Only the cloud is emulated.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -16,10 +17,12 @@ import textwrap
 from decimal import Decimal
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from datalake_platform.domains.transactions.tables import LANDING, PURCHASES, REPORT_BY_PERSON
+from datalake_platform.lake.migration import migrate
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
 from datalake_platform.lake.table_refs import TableRef, Zone
 from datalake_platform.resources import LakeResource, SparkResource
@@ -220,3 +223,24 @@ def test_the_landing_sensor_lists_the_bucket(bucket_lake):
         assert LANDING.partitions.get_partition_keys(dynamic_partitions_store=instance) == DAYS
         assert tick(bucket_lake, instance, first.cursor).run_requests == []  # etags unchanged: nothing again
     assert scan_landing(bucket_lake, LANDING).files == dict.fromkeys(DAYS, 1)
+
+
+def test_migrating_a_legacy_lake_registers_only_what_its_markers_committed(store_spark, bucket_lake):
+    """The old protocol's `_commit.json` listed a folder's committed files; the others were never
+    visible, and stay unregistered (`datalake migrate` on a bucket)."""
+    store = _bucket(bucket_lake)
+    rows = {day: pa.table({"x": pa.array(range(n), pa.int32())}) for day, n in zip(DAYS, [4, 6, 8])}
+    for day, values in rows.items():
+        folder = f"{store.table_uri(TABLE)}/dt={day}"
+        for name in ("part-0.parquet", "part-left-by-a-killed-run.parquet"):
+            with store.fs.open(f"{folder}/{name}", "wb") as fh:
+                pq.write_table(values, fh)
+        if day != DAYS[2]:  # the third day's first write was killed before its marker
+            store.fs.pipe_file(f"{folder}/_commit.json", json.dumps({"files": ["part-0.parquet"]}).encode())
+
+    [result] = migrate(store)
+
+    assert (result.rows, result.days, result.files) == (10, 2, 2)
+    assert store.tables.load(TABLE).current_snapshot().summary["datalake.uncommitted-files-left"] == "4"
+    assert _read(store_spark, bucket_lake) == {DAYS[0]: list(range(4)), DAYS[1]: list(range(6))}
+    assert {os.path.basename(f) for f in store.table_files(TABLE)} == {"part-0.parquet"}
