@@ -17,6 +17,8 @@ import time
 import bench  # the benchmark beside this file: python puts its folder on sys.path
 
 import datalake_platform.domains.transactions.assets as assets
+import datalake_platform.ingestion.batch as batch
+import datalake_platform.lake.iceberg as iceberg
 import datalake_platform.lake.storage as storage
 import datalake_platform.quality.checks as checks
 import datalake_platform.quality.validation as validation
@@ -25,15 +27,14 @@ from datalake_platform.spark.session import get_or_create_session
 
 SECONDS: collections.Counter[str] = collections.Counter()
 TIMED = [
-    (
-        assets,
-        ["count_landing", "read_records", "unreadable_files", "write_partitions", "write_table", "rescued_columns"],
-    ),
-    (assets.manifest, ["judge", "stage"]),
-    (checks, ["balance"]),
-    (tables, ["_passes"]),
+    (assets, ["read_landing", "write_partitions", "write_table", "read_table", "rescued_columns"]),
+    (batch, ["unreadable_files", "count_landing"]),
+    (batch.manifest, ["judge", "stage"]),
+    (checks, ["_rows"]),
+    (tables, ["_passes", "_stage"]),
     (validation.ContractAudit, ["verify", "_repeated_keys"]),
-    (storage.LakeStorage, ["parquet_row_counts", "list_landing_files", "commit_partitions"]),
+    (storage.LakeStorage, ["staged_files", "list_landing_files", "commit_partitions", "row_counts", "table_rows"]),
+    (iceberg.LakeTables, ["load", "replace", "data_files"]),
 ]
 
 

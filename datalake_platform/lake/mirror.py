@@ -83,17 +83,17 @@ class MirroredLakeStorage(LocalLakeStorage):
     def table_location(self, ref: TableRef) -> str:
         return self.remote.table_location(ref)
 
-    def commit_partitions(self, ref, staging, days, schema, summary: Mapping[str, str] = {}):
+    def commit_partitions(self, ref, staging, days, schema, summary: Mapping[str, str] = {}, files=None):
         self._upload(staging)
-        return super().commit_partitions(ref, staging, days, schema, summary)
+        return super().commit_partitions(ref, staging, days, schema, summary, files)
 
-    def append_partitions(self, ref, staging, days, schema, summary):
+    def append_partitions(self, ref, staging, days, schema, summary, files=None):
         self._upload(staging)
-        return super().append_partitions(ref, staging, days, schema, summary)
+        return super().append_partitions(ref, staging, days, schema, summary, files)
 
-    def commit_table(self, ref, staging, schema, summary: Mapping[str, str] = {}):
+    def commit_table(self, ref, staging, schema, summary: Mapping[str, str] = {}, files=None):
         self._upload(staging)
-        return super().commit_table(ref, staging, schema, summary)
+        return super().commit_table(ref, staging, schema, summary, files)
 
     def _upload(self, staging: str) -> None:
         local = self.parquet_files(staging)

@@ -23,7 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake_platform.lake.iceberg import LakeTables, StagedFile, catalog_properties, catalog_uri, day_folder
+from datalake_platform.lake.iceberg import (
+    DAY_FOLDER_COLUMN,
+    LakeTables,
+    StagedFile,
+    catalog_properties,
+    catalog_uri,
+)
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef, Zone, partition_folder
 from datalake_platform.settings import current
 
@@ -138,26 +144,46 @@ class LakeStorage(ABC):
         return total
 
     def commit_partitions(
-        self, ref: TableRef, staging: str, days: list[str], schema: pa.Schema, summary: Mapping[str, str] = {}
+        self,
+        ref: TableRef,
+        staging: str,
+        days: list[str],
+        schema: pa.Schema,
+        summary: Mapping[str, str] = {},
+        files: list[StagedFile] | None = None,
     ) -> int | None:
-        """Make the files staged under `staging/day=<day>/` the partitions `days` of table `ref`, in one
-        snapshot; its id. A day with nothing staged ends with no rows: a re-run replaces, never appends."""
+        """Make the files staged under `staging/day=<day>/` (`files`, if the caller read them already)
+        the partitions `days` of table `ref`, in one snapshot; its id. A day with nothing staged ends
+        with no rows: a re-run replaces, never appends."""
         if not days:
             return None
-        files = self.staged_files(staging, days)
+        files = self.staged_files(staging, days) if files is None else files
         return self.tables.replace(ref, schema, files, sorted(days), dict(summary))
 
     def append_partitions(
-        self, ref: TableRef, staging: str, days: list[str], schema: pa.Schema, summary: Mapping[str, str]
+        self,
+        ref: TableRef,
+        staging: str,
+        days: list[str],
+        schema: pa.Schema,
+        summary: Mapping[str, str],
+        files: list[StagedFile] | None = None,
     ) -> int | None:
         """Add the files staged under `staging/day=<day>/` to table `ref`, replacing nothing, in one snapshot."""
-        return self.tables.append(ref, schema, self.staged_files(staging, days), dict(summary))
+        files = self.staged_files(staging, days) if files is None else files
+        return self.tables.append(ref, schema, files, dict(summary))
 
     def commit_table(
-        self, ref: TableRef, staging: str, schema: pa.Schema, summary: Mapping[str, str] = {}
+        self,
+        ref: TableRef,
+        staging: str,
+        schema: pa.Schema,
+        summary: Mapping[str, str] = {},
+        files: list[StagedFile] | None = None,
     ) -> int | None:
         """Make the files staged under `staging` the whole (unpartitioned) table `ref`, in one snapshot."""
-        return self.tables.replace(ref, schema, self.staged_files(staging, None), None, dict(summary))
+        files = self.staged_files(staging, None) if files is None else files
+        return self.tables.replace(ref, schema, files, None, dict(summary))
 
     def empty_partitions(self, ref: TableRef, days: list[str], schema: Callable[[], pa.Schema]) -> list[str]:
         """Make each of `days` hold no rows of table `ref`, in one snapshot; the days that held some.
@@ -169,12 +195,19 @@ class LakeStorage(ABC):
         return [d for d in changed if counts is not None]
 
     def staged_files(self, staging: str, days: list[str] | None) -> list[StagedFile]:
-        """The parquet files of one write, with their footers (read by a few threads on an object store)."""
+        """The parquet files of one write (of `days` only, in a partitioned one), from one listing,
+        with their footers."""
+        files = self.parquet_files(staging)
         if days is None:
-            named = [(path, None) for path in self.parquet_files(staging)]
+            named = [(path, None) for path in files]
         else:
-            named = [(path, day) for day in days for path in self.parquet_files(f"{staging}/{day_folder(day)}")]
-
+            wanted, base = set(days), self.fs._strip_protocol(staging).rstrip("/")
+            folders = [self.fs._strip_protocol(path)[len(base) + 1 :].split("/", 1)[0] for path in files]
+            named = [
+                (path, folder[len(DAY_FOLDER_COLUMN) + 1 :])
+                for path, folder in zip(files, folders)
+                if folder[len(DAY_FOLDER_COLUMN) + 1 :] in wanted and folder.startswith(f"{DAY_FOLDER_COLUMN}=")
+            ]
         return self.footers([(self.published_path(path), path, day) for path, day in named])
 
     def footers(self, named: list[tuple[str, str, str | None]], day_in_path: bool = False) -> list[StagedFile]:
@@ -185,7 +218,7 @@ class LakeStorage(ABC):
             published, path, day = item
             with self.fs.open(path, "rb") as fh:
                 metadata = pq.ParquetFile(fh).metadata
-            return StagedFile(self.catalog_path(published), self.fs.size(path), metadata, day, day_in_path)
+            return StagedFile(self.catalog_path(published), self.fs.size(path), metadata, day, day_in_path, path)
 
         with ThreadPoolExecutor(max_workers=self.io_threads) as pool:
             return list(pool.map(staged, named))
@@ -259,10 +292,6 @@ class LakeStorage(ABC):
             for name in self.fs.find(folder)
             if name.endswith(".parquet") and all(is_data_file(part) for part in name[len(base) + 1 :].split("/"))
         )
-
-    def parquet_row_counts(self, folder: str, days: list[str]) -> dict[str, int]:
-        """Rows per `day=` folder of a staged write, from the footers."""
-        return {day: self.parquet_rows(f"{folder}/{day_folder(day)}") for day in days}
 
     def parquet_rows(self, folder: str) -> int:
         """Rows of the parquet files under one folder, read from their footers: no data scan."""

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from datalake_platform.compat import spark as compat
-from datalake_platform.lake.iceberg import DAY_FOLDER_COLUMN, day_folder, path_day
+from datalake_platform.lake.iceberg import DAY_FOLDER_COLUMN, StagedFile, path_day
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
 from datalake_platform.metadata import commit_summary
@@ -93,11 +93,12 @@ def write_partitions(
             audit,
             lambda rows: _split_by_day(rows, _write_options(audit)).parquet(staging),
         )
-        counts = storage.parquet_row_counts(staging, days)
-        if not _passes(audit, df, storage, staging, counts):
+        files = storage.staged_files(staging, days)
+        counts = _rows_per_day(files, days)
+        if not _passes(audit, df, storage, staging, files, counts):
             storage.discard(staging)
             return counts
-        storage.commit_partitions(ref, staging, days, _file_schema(df.schema), commit_summary())
+        storage.commit_partitions(ref, staging, days, _file_schema(df.schema), commit_summary(), files)
     except BaseException:
         storage.discard(staging)
         raise
@@ -118,10 +119,10 @@ def append_partitions(
     staging = storage.staging_uri(ref)
     try:
         _split_by_day(df).parquet(staging)
-        counts = storage.parquet_row_counts(staging, days)
-        storage.append_partitions(
-            ref, staging, days, _file_schema(df.schema), {**commit_summary(), STREAM_BATCH: batch}
-        )
+        files = storage.staged_files(staging, days)
+        summary = {**commit_summary(), STREAM_BATCH: batch}
+        storage.append_partitions(ref, staging, days, _file_schema(df.schema), summary, files)
+        counts = _rows_per_day(files, days)
     except BaseException:
         storage.discard(staging)
         raise
@@ -157,11 +158,12 @@ def write_table(df: DataFrame, storage: LakeStorage, ref: TableRef, audit: Audit
     staging = storage.staging_uri(ref)
     try:
         _stage(df, audit, lambda rows: rows.write.mode("overwrite").options(**_write_options(audit)).parquet(staging))
-        rows = storage.parquet_rows(staging)
-        if not _passes(audit, df, storage, staging, {"all": rows}):
+        files = storage.staged_files(staging, None)
+        rows = sum(f.metadata.num_rows for f in files)
+        if not _passes(audit, df, storage, staging, files, {"all": rows}):
             storage.discard(staging)
             return rows
-        storage.commit_table(ref, staging, _file_schema(df.schema), commit_summary())
+        storage.commit_table(ref, staging, _file_schema(df.schema), commit_summary(), files)
     except BaseException:
         storage.discard(staging)
         raise
@@ -194,21 +196,36 @@ def _stage(df: DataFrame, audit: Audit | None, write: Callable[[DataFrame], None
         write(df)  # mode overwrite: what the stopped write left in staging goes
 
 
-def _passes(audit: Audit | None, df: DataFrame, storage: LakeStorage, staging: str, rows: Mapping[str, int]) -> bool:
+def _rows_per_day(files: list[StagedFile], days: list[str]) -> dict[str, int]:
+    """Rows of each of `days` in a write's files, from their footers (0 for a day Spark wrote nothing for)."""
+    counts = dict.fromkeys(days, 0)
+    for f in files:
+        counts[f.day] += f.metadata.num_rows
+    return counts
+
+
+def _passes(
+    audit: Audit | None,
+    df: DataFrame,
+    storage: LakeStorage,
+    staging: str,
+    files: list[StagedFile],
+    rows: Mapping[str, int],
+) -> bool:
     if audit is None:
         return True
     spark = df.sparkSession
-    if not storage.parquet_files(staging):  # Spark writes no file for no rows
+    if not files:  # Spark writes no file for no rows
         staged = spark.createDataFrame([], df.schema)
     else:
         staged = spark.read.parquet(staging)  # the types as stored
     if DAY_FOLDER_COLUMN in staged.columns:  # the folder Spark split the write by, not a column of the table
         staged = staged.drop(DAY_FOLDER_COLUMN)
-    return audit.verify(staged, rows, _staged_files(storage, staging, rows) if runs_in_process(spark) else None)
+    return audit.verify(staged, rows, _staged_files(storage, files, rows) if runs_in_process(spark) else None)
 
 
-def _staged_files(storage: LakeStorage, staging: str, rows: Mapping[str, int]) -> StagedFiles:
+def _staged_files(storage: LakeStorage, files: list[StagedFile], rows: Mapping[str, int]) -> StagedFiles:
     """The staged files per partition (`rows`' keys: days, or "all" for a whole table)."""
     if list(rows) == ["all"]:
-        return StagedFiles(storage.fs, {"all": storage.parquet_files(staging)})
-    return StagedFiles(storage.fs, {day: storage.parquet_files(f"{staging}/{day_folder(day)}") for day in rows})
+        return StagedFiles(storage.fs, {"all": [f.source for f in files]})
+    return StagedFiles(storage.fs, {day: [f.source for f in files if f.day == day] for day in rows})
