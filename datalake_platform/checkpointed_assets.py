@@ -74,7 +74,7 @@ def _segment_asset(
         key=ref.key_path,
         deps=[dg.AssetKey(upstream.key_path)],
         group_name=ref.group_name,
-        kinds={"spark", "parquet"},
+        kinds={"spark", "iceberg"},
         owners=owners,
         description=f"Segment {k + 1} of the checkpointed pipeline `{pipeline.name}`: steps {names[0]} .. {names[-1]} "
         f"({len(names)} steps) applied to {upstream}"

@@ -103,7 +103,7 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]
-    assert universal["isPartitioned"] and set(universal["kinds"]) == {"spark", "parquet"}
+    assert universal["isPartitioned"] and set(universal["kinds"]) == {"spark", "iceberg"}
     assert universal["owners"] == [{"team": "transactions"}]
     checks = {c["name"]: c["blocking"] for c in universal["assetChecksOrError"]["checks"]}
     assert checks == {"contract": True, "nothing_lost": True}

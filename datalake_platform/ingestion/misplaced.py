@@ -50,7 +50,7 @@ def misplaced_files_asset(landing: LandingTable, owners: list[str]) -> dg.Assets
         key=ref.key_path,
         deps=[dg.AssetKey(landing.ref.key_path)],
         group_name=ref.group_name,
-        kinds={"spark", "parquet"},
+        kinds={"spark", "iceberg"},
         owners=owners,
         check_specs=[nothing_lost.spec],
         description=f"Records of the files in {landing.ref}'s dt= folders whose name is not a day "

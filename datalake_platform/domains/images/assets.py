@@ -50,7 +50,7 @@ landing_images = dg.AssetSpec(
     key=TENSORS.key_path,
     deps=[landing_images],
     group_name=TENSORS.group_name,
-    kinds={"spark", "parquet"},
+    kinds={"spark", "iceberg"},
     owners=OWNERS,
     check_specs=[TENSORS_CONTRACT.spec],
     description=f"One row per image: its [32, 32, 3] uint8 RGB tensor, label, source file and split, in parquet "
@@ -198,7 +198,7 @@ def cnn_model(
     key=PREDICTIONS.key_path,
     deps=[cnn_model],
     group_name=PREDICTIONS.group_name,
-    kinds={"pytorch", "parquet"},
+    kinds={"pytorch", "iceberg"},
     owners=OWNERS,
     check_specs=[PREDICTIONS_CONTRACT.spec],
     description="The published CNN's class and its softmax probability for every image of the tensor table.",

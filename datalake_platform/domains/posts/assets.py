@@ -54,7 +54,7 @@ landing_human_scores = dg.AssetSpec(
     key=LABELLED_TWEETS.key_path,
     deps=[landing_human_scores],
     group_name=LABELLED_TWEETS.group_name,
-    kinds={"spark", "parquet"},
+    kinds={"spark", "iceberg"},
     owners=OWNERS,
     check_specs=[LABELLED_CONTRACT.spec],
     description="Tweets with their human score and a label (1 when the score is positive), split train/test by a "
@@ -145,7 +145,7 @@ _DESCRIPTIONS = {
         dg.AssetSpec(
             key=ref.key_path,
             group_name=ref.group_name,
-            kinds={"spark", "parquet"},
+            kinds={"spark", "iceberg"},
             owners=OWNERS,
             deps=[landing_posts, sentiment_model] if ref != METRICS_PER_MINUTE else [],
             description=_DESCRIPTIONS[ref] + " Written by the posts stream (Spark Structured Streaming, checkpoint in "
