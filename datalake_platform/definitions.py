@@ -37,7 +37,10 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "azure": "abfss://container@account.dfs.core.windows.net/prefix",
         }[settings.env]
         raise SettingsError(f"DATALAKE_ENV={settings.env} needs DATALAKE_ROOT to be {where}, not {root!r}.")
-    lake = LakeResource(root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root)
+    lake = LakeResource(
+        root=dg.EnvVar("DATALAKE_ROOT") if settings.root else root,
+        pii_key=dg.EnvVar("DATALAKE_PII_KEY") if settings.pii_key else None,  # the UI shows the variable only
+    )
     spark = SparkResource(lake=lake, master=settings.spark_master or LOCAL_MASTER, remote=settings.spark_remote)
     return {"lake": lake, "spark": spark}
 

@@ -27,7 +27,7 @@ def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
             nullable=column.nullable,
             other=[f"{c.name} {c.statistics}" for c in column.checks],
         )
-        # Field metadata (e.g. {"pii": "hashed"}) becomes column tags the catalog can search.
+        # Field metadata (e.g. {"pii": "keyed_hash"}) becomes column tags the catalog can search.
         tags = {k: str(v) for k, v in (column.metadata or {}).items()}
         columns.append(
             dg.TableColumn(

@@ -37,8 +37,17 @@ class SettingsError(ValueError):
     """A variable is missing or malformed: the message names it and what it must be."""
 
 
-def _var(*names: str, default: Any = None, parse: Any = str) -> Any:
-    return field(default=default, metadata={"env": names, "parse": parse})
+def _var(*names: str, default: Any = None, parse: Any = str, secret: bool = False) -> Any:
+    """A setting read from the first of `names` set; a `secret` is never printed (repr, errors)."""
+    return field(default=default, repr=not secret, metadata={"env": names, "parse": parse, "secret": secret})
+
+
+def _hex_key(text: str) -> str:
+    """A key of 32 bytes or more, as hex (e.g. `openssl rand -hex 32`)."""
+    key = bytes.fromhex(text.strip())
+    if len(key) < 32:
+        raise ValueError(f"a key of {len(key)} bytes; 32 or more are needed")
+    return text.strip().lower()
 
 
 def _json_object(text: str) -> dict:
@@ -97,6 +106,8 @@ class Settings:
     dist_dir: Path = _var("DATALAKE_DIST_DIR", default=CACHE / "dist", parse=Path)
     java_home: str | None = _var("JAVA_HOME")
     dagster_home: str | None = _var("DAGSTER_HOME")
+    # The key of the keyed hashes (HMAC-SHA-256) of personal data; a lake in a folder makes its own.
+    pii_key: str | None = _var("DATALAKE_PII_KEY", parse=_hex_key, secret=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -109,7 +120,8 @@ class Settings:
             try:
                 values[f.name] = parse(raw)
             except ValueError as error:
-                raise SettingsError(f"{name}={raw[:80]!r} is not valid: {error}") from None
+                shown = "<secret>" if f.metadata["secret"] else repr(raw[:80])
+                raise SettingsError(f"{name}={shown} is not valid: {error}") from None
         settings = cls(**values)
         settings._validate()
         return settings

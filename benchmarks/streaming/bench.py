@@ -26,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from datalake_platform.governance.pii import lake_key
 from datalake_platform_tests.conftest import table_frame
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +113,9 @@ def main() -> None:
         spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
         train(storage)
         reports: list = []
-        query = stream.start(spark, storage, available_now=False, trigger_seconds=0, on_batch=reports.append)
+        query = stream.start(
+            spark, storage, lake_key(storage, None), available_now=False, trigger_seconds=0, on_batch=reports.append
+        )
         try:
             measure(storage, reports, 50, 4, id_offset=900_000)  # warm-up: JIT, first model load
             for k, rate in enumerate(args.rates):

@@ -73,12 +73,16 @@ def run_table(pipes: PipesContext) -> None:
     from datalake_platform import registry
     from datalake_platform.metadata import ORCHESTRATOR_RUN_TAG, PARTITION_ROW_COUNT, ROWS_BY_PARTITION
     from datalake_platform.resources import LakeResource, SparkResource
+    from datalake_platform.settings import current
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
     domain = registry.domain_of(key)
     asset = next(a for a in domain.assets if isinstance(a, dg.AssetsDefinition) and key in a.keys)
     checks = [dg.AssetCheckKey(key, name) for name in pipes.get_extra(CHECKS)]
-    lake = LakeResource(root=pipes.get_extra(LAKE_ROOT))
+    # The key of personal data's hashes is the cluster's own (its secret manager, in its environment),
+    # never sent with the step.
+    pii_key = dg.EnvVar("DATALAKE_PII_KEY") if current().pii_key else None
+    lake = LakeResource(root=pipes.get_extra(LAKE_ROOT), pii_key=pii_key)
     instance = dg.DagsterInstance.ephemeral()
     tags = _partition_tags(asset, pipes.extras.get(PARTITION_KEYS) or [], instance)
     pipes.log.info(f"materializing {key.to_user_string()} on this cluster's Spark {tags or ''}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import dagster as dg
+from pydantic import Field
 
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.lake.storage import LakeStorage
@@ -13,7 +16,18 @@ class LakeResource(dg.ConfigurableResource):
     Its tables are Iceberg tables in the environment's catalog (`DATALAKE_CATALOG`, lake.iceberg)."""
 
     root: str
+    pii_key: Optional[str] = Field(
+        default=None,
+        description="hex key of the keyed hashes of personal data (`dg.EnvVar('DATALAKE_PII_KEY')`); "
+        "none: a lake in a folder makes its own in work/secrets/",
+    )
 
     @property
     def storage(self) -> LakeStorage:
         return storage_for_root(self.root)
+
+    def hash_key(self) -> bytes:
+        """The key personal data is hashed with (governance.pii)."""
+        from datalake_platform.governance.pii import lake_key
+
+        return lake_key(self.storage, self.pii_key)

@@ -48,7 +48,7 @@ landing_passengers = dg.AssetSpec(
     kinds={"spark", "iceberg"},
     owners=OWNERS,
     check_specs=[PASSENGERS_CONTRACT.spec],
-    description="Typed passengers; Name and Ticket are personal data: kept only hashed (sha256) and masked, "
+    description="Typed passengers; Name and Ticket are personal data: kept only as keyed hashes (HMAC-SHA-256, governance.pii) and masked, "
     "tagged `pii` in the column schema. Lines that break a rule go to quarantine/passengers/passengers.",
 )
 def universal_passengers(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> Results:
@@ -57,7 +57,7 @@ def universal_passengers(context: dg.AssetExecutionContext, lake: LakeResource, 
     classified = transforms.classify_passengers(transforms.read_lines(spark.session(), files)).cache()
     try:
         audit = PASSENGERS_CONTRACT.audit(context)
-        rows = write_table(transforms.passengers(classified), storage, PASSENGERS, audit)
+        rows = write_table(transforms.passengers(classified, lake.hash_key()), storage, PASSENGERS, audit)
         yield from PASSENGERS_CONTRACT.outcome(audit)
         seen = Observation("rejected_passengers")
         rejected = transforms.rejected_passengers(classified).observe(
@@ -76,7 +76,9 @@ def universal_passengers(context: dg.AssetExecutionContext, lake: LakeResource, 
             quarantined_rows=quarantined,
             quarantine_reasons=dg.MetadataValue.json({r: n for r, n in seen.get.items() if n}),
             quarantine_uri=storage.table_uri(PASSENGERS.quarantine()),
-            pii_columns=dg.MetadataValue.json({"NameHash": "hashed", "NameMasked": "masked", "TicketHash": "hashed"}),
+            pii_columns=dg.MetadataValue.json(
+                {"NameHash": "keyed_hash", "NameMasked": "masked", "TicketHash": "keyed_hash"}
+            ),
         )
     )
 

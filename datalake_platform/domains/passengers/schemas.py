@@ -19,7 +19,9 @@ class Passengers(pa.DataFrameModel):
     Survived: T.IntegerType() = pa.Field(isin=[0, 1])
     Pclass: T.IntegerType() = pa.Field(isin=[1, 2, 3], description="ticket class")
     NameHash: T.StringType() = pa.Field(
-        str_matches=SHA256, description="sha256 of Name (pseudonymous key)", metadata={"pii": "hashed"}
+        str_matches=SHA256,
+        description="HMAC-SHA-256 of Name under the lake's key (a pseudonym)",
+        metadata={"pii": "keyed_hash"},
     )
     NameMasked: T.StringType() = pa.Field(
         description="Name with every word cut to its first letter", metadata={"pii": "masked"}
@@ -29,7 +31,7 @@ class Passengers(pa.DataFrameModel):
     SibSp: T.IntegerType() = pa.Field(ge=0, description="siblings and spouses aboard")
     Parch: T.IntegerType() = pa.Field(ge=0, description="parents and children aboard")
     TicketHash: T.StringType() = pa.Field(
-        str_matches=SHA256, description="sha256 of Ticket", metadata={"pii": "hashed"}
+        str_matches=SHA256, description="HMAC-SHA-256 of Ticket under the lake's key", metadata={"pii": "keyed_hash"}
     )
     Fare: T.DoubleType() = pa.Field(nullable=True, ge=0)
     Cabin: T.StringType() = pa.Field(nullable=True)

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.compat import spark as compat
 from datalake_platform.domains.passengers.tables import FEATURE_COLUMNS, LANDING_COLUMNS
+from datalake_platform.governance.pii import keyed_hash
 from datalake_platform.ingestion.text import undated_lines
 
 TEST_SHARE = 20  # percent of passengers held out, chosen by a hash of PassengerId (stable across runs)
@@ -94,16 +95,12 @@ def classify_passengers(lines: DataFrame) -> DataFrame:
     )
 
 
-def _sha256(c: str) -> Column:
-    return F.sha2(F.col(f"r.{c}"), 256)
-
-
 def _mask(c: str) -> Column:
     """`Braund, Mr. Owen Harris` -> `B*****, M*. O*** H*****`: shape kept, identity gone."""
     return F.regexp_replace(F.col(f"r.{c}"), r"(?<=\p{L})\p{L}", "*")
 
 
-def passengers(classified: DataFrame) -> DataFrame:
+def passengers(classified: DataFrame, hash_key: bytes) -> DataFrame:
     """The good rows, typed, Name and Ticket protected: universal/passengers/passengers."""
     r = lambda c: F.trim(F.col(f"r.{c}"))  # noqa: E731
     empty_to_null = lambda c: F.when(r(c) != "", r(c))  # noqa: E731
@@ -111,13 +108,13 @@ def passengers(classified: DataFrame) -> DataFrame:
         r("PassengerId").cast("int").alias("PassengerId"),
         r("Survived").cast("int").alias("Survived"),
         r("Pclass").cast("int").alias("Pclass"),
-        _sha256("Name").alias("NameHash"),
+        keyed_hash(F.col("r.Name"), hash_key).alias("NameHash"),
         _mask("Name").alias("NameMasked"),
         r("Sex").alias("Sex"),
         empty_to_null("Age").cast("double").alias("Age"),
         r("SibSp").cast("int").alias("SibSp"),
         r("Parch").cast("int").alias("Parch"),
-        _sha256("Ticket").alias("TicketHash"),
+        keyed_hash(F.col("r.Ticket"), hash_key).alias("TicketHash"),
         empty_to_null("Fare").cast("double").alias("Fare"),
         empty_to_null("Cabin").alias("Cabin"),
         empty_to_null("Embarked").alias("Embarked"),

@@ -158,7 +158,7 @@ _DESCRIPTIONS = {
 )
 def posts_stream(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> Results:
     storage, session = lake.storage, spark.session()
-    reports = stream.run_available_now(session, storage)
+    reports = stream.run_available_now(session, storage, lake.hash_key())
     posts = sum(r.posts for r in reports)
     context.log.info(
         f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected"
@@ -187,7 +187,12 @@ def run_posts_stream_continuously(
     as a materialization of the stream's tables, so the asset catalog follows it live. Terminating the run stops it."""
     storage, reports = lake.storage, queue.Queue()
     query = stream.start(
-        spark.session(), storage, available_now=False, trigger_seconds=config.trigger_seconds, on_batch=reports.put
+        spark.session(),
+        storage,
+        lake.hash_key(),
+        available_now=False,
+        trigger_seconds=config.trigger_seconds,
+        on_batch=reports.put,
     )
     deadline = time.monotonic() + config.seconds if config.seconds else None
     try:

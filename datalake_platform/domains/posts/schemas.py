@@ -1,6 +1,6 @@
 """The contracts of the posts tables (pandera models).
 
-The author is personal data: kept only as a sha256 and a masked form, tagged `pii` in the column
+The author is personal data: kept only as a keyed hash (HMAC-SHA-256) and a masked form, tagged `pii` in the column
 schema. Mentions in the text name other people: the cleaned text keeps `@user` in their place.
 """
 
@@ -32,7 +32,9 @@ class Posts(pa.DataFrameModel):
 
     post_id: T.LongType() = pa.Field(ge=1)
     author_hash: T.StringType() = pa.Field(
-        str_matches=SHA256, description="sha256 of the author", metadata={"pii": "hashed"}
+        str_matches=SHA256,
+        description="HMAC-SHA-256 of the author under the lake's key",
+        metadata={"pii": "keyed_hash"},
     )
     author_masked: T.StringType() = pa.Field(
         description="author with all but its first letter masked", metadata={"pii": "masked"}

@@ -100,7 +100,7 @@ class BatchReport:
 
 
 def process_batch(
-    spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int
+    spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int, hash_key: bytes
 ) -> BatchReport:
     """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
     started = time.perf_counter()
@@ -111,7 +111,7 @@ def process_batch(
     try:
         _count(classified, report)
         if report.days:
-            _write(spark, storage, model, classified, report)
+            _write(spark, storage, model, classified, report, hash_key)
     finally:
         classified.unpersist()
     report.seconds = time.perf_counter() - started
@@ -136,11 +136,16 @@ def _count(classified: DataFrame, report: BatchReport) -> None:
 
 
 def _write(
-    spark: SparkSession, storage: LakeStorage, model: CurrentModel, classified: DataFrame, report: BatchReport
+    spark: SparkSession,
+    storage: LakeStorage,
+    model: CurrentModel,
+    classified: DataFrame,
+    report: BatchReport,
+    hash_key: bytes,
 ) -> None:
     days = report.days
     report.model_version, pipeline = model.get()
-    new_posts = transforms.posts(classified)
+    new_posts = transforms.posts(classified, hash_key)
     # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
     # of this batch scores exactly the posts it keeps.
     report.scored_at = datetime.now(UTC)
@@ -161,12 +166,14 @@ def _write(
 def start(
     spark: SparkSession,
     storage: LakeStorage,
+    hash_key: bytes,
     available_now: bool = True,
     trigger_seconds: float = 1.0,
     max_files_per_trigger: int | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
 ) -> StreamingQuery:
-    """Start the stream: `availableNow` (everything landed so far, then stop) or every `trigger_seconds`."""
+    """Start the stream: `availableNow` (everything landed so far, then stop) or every `trigger_seconds`.
+    Authors are hashed with `hash_key` (the lake's, governance.pii)."""
     model = CurrentModel(storage)
     reader = spark.readStream.format("binaryFile").schema(LANDED_FILE_SCHEMA)
     if max_files_per_trigger:
@@ -175,7 +182,7 @@ def start(
     files = reader.load(storage.table_uri(LANDING_POSTS))
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        report = process_batch(spark, storage, model, batch, batch_id)
+        report = process_batch(spark, storage, model, batch, batch_id, hash_key)
         if on_batch is not None:
             on_batch(report)
 
@@ -189,15 +196,18 @@ def start(
 
 
 def run_available_now(
-    spark: SparkSession, storage: LakeStorage, max_files_per_trigger: int | None = None
+    spark: SparkSession, storage: LakeStorage, hash_key: bytes, max_files_per_trigger: int | None = None
 ) -> list[BatchReport]:
     """Everything landed so far, in as many micro-batches as it takes; returns one report per batch."""
     reports: list[BatchReport] = []
-    start(spark, storage, True, max_files_per_trigger=max_files_per_trigger, on_batch=reports.append).awaitTermination()
+    start(
+        spark, storage, hash_key, True, max_files_per_trigger=max_files_per_trigger, on_batch=reports.append
+    ).awaitTermination()
     return reports
 
 
 def main(argv: list[str] | None = None) -> int:
+    from datalake_platform.governance.pii import lake_key
     from datalake_platform.lake.backends import storage_for_root
     from datalake_platform.settings import current
     from datalake_platform.spark.session import get_or_create_session
@@ -213,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     parser.add_argument("--max-files-per-trigger", type=int, default=None)
     args = parser.parse_args(argv)
-    storage = storage_for_root(args.root or current().lake_root)
+    settings = current()
+    storage = storage_for_root(args.root or settings.lake_root)
+    hash_key = lake_key(storage, settings.pii_key)
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
 
     def show(r):
@@ -222,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    query = start(spark, storage, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)
+    query = start(spark, storage, hash_key, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)
     if args.continuous and args.seconds:
         query.awaitTermination(args.seconds)
         query.stop()

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from datalake_platform.compat import spark as compat
 from datalake_platform.domains.posts.tables import MAX_TEXT_CHARS
+from datalake_platform.governance.pii import keyed_hash
 from datalake_platform.ingestion.text import file_lines, undated_lines
 
 AUTHORS = 500  # the bundled tweets have no author: each gets one of this many made-up handles
@@ -159,14 +160,14 @@ def _mask(c: Column) -> Column:
     return F.regexp_replace(c, r"(?<=.).", "*")
 
 
-def posts(classified: DataFrame) -> DataFrame:
+def posts(classified: DataFrame, hash_key: bytes) -> DataFrame:
     """The good lines as universal/posts/posts rows."""
     good = classified.where(F.col("reason").isNull())
     text = _field("text")
     author = _field("author")
     return good.select(
         "post_id",
-        F.sha2(author, 256).alias("author_hash"),
+        keyed_hash(author, hash_key).alias("author_hash"),
         _mask(author).alias("author_masked"),
         clean_text(text).alias("text"),
         _posted_at().alias("posted_at"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -21,6 +23,7 @@ from datalake_platform.domains.passengers.tables import (
     SURVIVAL_MODEL,
     SURVIVAL_PREDICTIONS,
 )
+from datalake_platform.governance.pii import LOCAL_KEY_FILE
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform_tests.conftest import check_results, materialize, table_frame
 
@@ -56,13 +59,22 @@ def test_universal_keeps_every_passenger_and_no_clear_pii(built, titanic):
     df = read(storage, PASSENGERS).sort_values("PassengerId").reset_index(drop=True)
     assert len(df) == 891 and int(df["Survived"].sum()) == 342 and int(df["Age"].isna().sum()) == 177
     assert "Name" not in df.columns and "Ticket" not in df.columns
-    expected = [hashlib.sha256(n.encode()).hexdigest() for n in titanic["Name"]]
+    # Keyed hashes, computed here with Python's hmac and the key the lake made for itself.
+    key = bytes.fromhex((Path(storage.root) / LOCAL_KEY_FILE).read_text())
+    expected = [hmac.new(key, n.encode(), hashlib.sha256).hexdigest() for n in titanic["Name"]]
     assert df["NameHash"].tolist() == expected
+    assert hashlib.sha256(titanic["Name"][0].encode()).hexdigest() not in set(df["NameHash"])  # not a plain hash
     assert df.loc[0, "NameMasked"] == "B*****, M*. O*** H*****"  # Braund, Mr. Owen Harris
-    assert df["TicketHash"].tolist() == [hashlib.sha256(t.encode()).hexdigest() for t in titanic["Ticket"]]
+    assert df["TicketHash"].tolist() == [
+        hmac.new(key, t.encode(), hashlib.sha256).hexdigest() for t in titanic["Ticket"]
+    ]
     schema = result.get_asset_materialization_events()[0].materialization.metadata["dagster/column_schema"].value
     tags = {c.name: dict(c.tags) for c in schema.columns if c.tags}
-    assert tags == {"NameHash": {"pii": "hashed"}, "NameMasked": {"pii": "masked"}, "TicketHash": {"pii": "hashed"}}
+    assert tags == {
+        "NameHash": {"pii": "keyed_hash"},
+        "NameMasked": {"pii": "masked"},
+        "TicketHash": {"pii": "keyed_hash"},
+    }
     checks = check_results(result)
     assert checks["universal/passengers/passengers:nothing_lost"].passed
     assert all(c.passed for c in checks.values())

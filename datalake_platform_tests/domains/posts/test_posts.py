@@ -1,6 +1,7 @@
 """The posts domain on real tweets: model, stream (availableNow), quarantine, and exactly once across a SIGKILL."""
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from datalake_platform.domains.posts.tables import (
     SENTIMENT_MODEL,
 )
 from datalake_platform.domains.posts.transforms import synthetic_author
+from datalake_platform.governance.pii import lake_key
 from datalake_platform.lake.storage import LocalLakeStorage
 from datalake_platform_tests.conftest import REPO, check_results, materialize, table_frame
 
@@ -67,9 +69,10 @@ def test_every_tweet_is_posted_scored_once_and_counted(seeded):
     assert len(truth) == 4200 and sorted(posts["post_id"]) == sorted(truth)
     assert len(scored) == 4200 and scored["post_id"].is_unique and set(scored["post_id"]) == set(truth)
     assert scored["score"].between(-1, 1).all() and set(scored["label"]) == {"positive", "negative"}
-    # Authors: only their sha256 (computed here independently) and a masked form are stored.
+    # Authors: only their keyed hash (computed here with Python's hmac) and a masked form are stored.
     row = posts.set_index("post_id").loc[6]
-    assert row["author_hash"] == hashlib.sha256(synthetic_author(6).encode()).hexdigest()
+    key = lake_key(storage, None)
+    assert row["author_hash"] == hmac.new(key, synthetic_author(6).encode(), hashlib.sha256).hexdigest()
     assert row["author_masked"] == "u" + "*" * (len(synthetic_author(6)) - 1)
     assert row["hashtags"] == 2 and "#gratitude" in row["text"]
     assert not posts["author_masked"].str.contains("user_").any()
@@ -166,7 +169,7 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
             proc.wait()
     scored_before = len(_table(storage, SCORED_POSTS))
     assert 0 < scored_before < len(sample)  # it really died halfway
-    reports = stream.run_available_now(spark, storage, max_files_per_trigger=1)
+    reports = stream.run_available_now(spark, storage, lake_key(storage, None), max_files_per_trigger=1)
     assert reports, "the restarted stream found work left"
     scored = _table(storage, SCORED_POSTS)
     assert len(scored) == len(sample) and scored["post_id"].is_unique

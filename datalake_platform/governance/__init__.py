@@ -1,0 +1,1 @@
+"""Governance: what each table holds and how its personal data is protected."""
