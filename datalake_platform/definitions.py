@@ -11,6 +11,7 @@ import dagster as dg
 
 from datalake_platform import registry
 from datalake_platform.compat.dagster import silence_pinned_previews
+from datalake_platform.governance.assets import governed
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
@@ -53,7 +54,8 @@ def runs_remotely(asset) -> bool:
 def build(settings: Settings) -> dg.Definitions:
     domains = registry.all_domains()
     resources = resources_for(settings)
-    assets = [a for d in domains for a in d.assets]
+    # Each domain's governance on its own assets (owners, classification, PII, lineage, freshness).
+    assets = [a for d in domains for a in governed(d.assets, d.governance)]
     if settings.compute not in LOCAL_COMPUTES:
         from datalake_platform.compute.clouds import compute_for
         from datalake_platform.compute.remote import on_remote_compute

@@ -9,6 +9,7 @@ import dagster as dg
 import pandera.pyspark as pa
 
 from datalake_platform.compat.dagster import add_partition_metadata
+from datalake_platform.governance.spec import Pii
 from datalake_platform.lake.iceberg import identifier
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.lake.table_refs import TableRef
@@ -19,16 +20,20 @@ ROWS_BY_PARTITION = "rows_by_partition"  # how a remote run (Pipes) reports each
 ORCHESTRATOR_RUN_TAG = "datalake/orchestrator_run_id"  # on a cluster's run: the Dagster run that sent the step
 
 
-def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
-    """The `dagster/column_schema` of a table, from its pandera model."""
+def column_schema(model: type[pa.DataFrameModel], pii: Mapping[str, Pii] | None = None) -> dg.TableSchema:
+    """The `dagster/column_schema` of a table, from its pandera model; columns holding personal
+    data (its governance spec's `pii`) are tagged with their treatment and category."""
     columns = []
+    pii = pii or {}
     for name, column in model.to_schema().columns.items():
         constraints = dg.TableColumnConstraints(
             nullable=column.nullable,
             other=[f"{c.name} {c.statistics}" for c in column.checks],
         )
-        # Field metadata (e.g. {"pii": "keyed_hash"}) becomes column tags the catalog can search.
+        # Field metadata and PII treatment become column tags the catalog can search.
         tags = {k: str(v) for k, v in (column.metadata or {}).items()}
+        if name in pii:
+            tags.update(pii=str(pii[name].treatment), pii_category=str(pii[name].category))
         columns.append(
             dg.TableColumn(
                 name,
@@ -81,7 +86,7 @@ def table_metadata(
     meta: dict[str, Any] = {
         "dagster/uri": storage.table_uri(ref),
         "dagster/table_name": f"{namespace}.{name}",
-        "dagster/column_schema": column_schema(model),
+        "dagster/column_schema": column_schema(model, _pii_of(ref)),
     }
     snapshot = storage.tables.snapshot_id(ref)
     if snapshot is not None:
@@ -95,6 +100,14 @@ def table_metadata(
     meta["dagster/row_count"] = rows
     meta.update(extra)
     return meta
+
+
+def _pii_of(ref: TableRef) -> Mapping[str, Pii]:
+    """The PII columns of a table, from its domain's governance spec (the one place they are declared)."""
+    from datalake_platform.registry import table_governance
+
+    governance = table_governance(ref)
+    return governance.pii if governance is not None else {}
 
 
 def commit_summary() -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 if TYPE_CHECKING:
+    from datalake_platform.governance.spec import TableGovernance
     from datalake_platform.ingestion.landing import LandingTable
     from datalake_platform.lake.storage import LakeStorage
     from datalake_platform.settings import Settings
@@ -59,6 +60,7 @@ class Domain:
     landing_tables: list[LandingTable] = field(default_factory=list)  # each gets a sensor; its days are partitions
     sensors: list = field(default_factory=list)  # beyond the landing sensors
     jobs: list = field(default_factory=list)
+    governance: list[TableGovernance] = field(default_factory=list)  # one spec per table (governance.spec)
 
 
 def domain(name: str) -> Domain:
@@ -77,6 +79,14 @@ def domain_of(key: dg.AssetKey) -> Domain:
 
 def all_domains() -> list[Domain]:
     return [domain(name) for name in DOMAINS]
+
+
+def table_governance(ref) -> TableGovernance | None:
+    """The governance spec of a table (`TableRef`), from its domain; None for a table without one
+    (work and quarantine areas, or a domain not registered)."""
+    if ref.domain not in DOMAINS:
+        return None
+    return next((g for g in domain(ref.domain).governance if g.table == ref), None)
 
 
 def landing_tables() -> list[LandingTable]:

@@ -76,9 +76,6 @@ def universal_passengers(context: dg.AssetExecutionContext, lake: LakeResource, 
             quarantined_rows=quarantined,
             quarantine_reasons=dg.MetadataValue.json({r: n for r, n in seen.get.items() if n}),
             quarantine_uri=storage.table_uri(PASSENGERS.quarantine()),
-            pii_columns=dg.MetadataValue.json(
-                {"NameHash": "keyed_hash", "NameMasked": "masked", "TicketHash": "keyed_hash"}
-            ),
         )
     )
 

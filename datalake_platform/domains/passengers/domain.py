@@ -2,6 +2,7 @@
 
 from datalake_platform.domains.passengers import assets
 from datalake_platform.domains.passengers.checks import checks
+from datalake_platform.domains.passengers.governance import GOVERNANCE
 from datalake_platform.domains.passengers.seed import seed
 from datalake_platform.domains.passengers.tables import OWNERS
 from datalake_platform.registry import Domain
@@ -9,6 +10,7 @@ from datalake_platform.registry import Domain
 DOMAIN = Domain(
     name="passengers",
     owners=OWNERS,
+    governance=GOVERNANCE,
     seed=seed,
     assets=[
         assets.landing_passengers,

@@ -1,7 +1,7 @@
 """The contracts of the passengers tables (pandera models).
 
-Columns holding personal data carry `metadata={"pii": ...}`: it becomes a tag of the column in
-`dagster/column_schema`, so the catalog shows which columns are PII and how they are protected.
+Which columns hold personal data, and how each is protected, is declared in the domain's
+governance spec (`governance.py`), which tags them in `dagster/column_schema`.
 """
 
 import pandera.pyspark as pa
@@ -21,18 +21,13 @@ class Passengers(pa.DataFrameModel):
     NameHash: T.StringType() = pa.Field(
         str_matches=SHA256,
         description="HMAC-SHA-256 of Name under the lake's key (a pseudonym)",
-        metadata={"pii": "keyed_hash"},
     )
-    NameMasked: T.StringType() = pa.Field(
-        description="Name with every word cut to its first letter", metadata={"pii": "masked"}
-    )
+    NameMasked: T.StringType() = pa.Field(description="Name with every word cut to its first letter")
     Sex: T.StringType() = pa.Field(isin=["male", "female"])
     Age: T.DoubleType() = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": 120})
     SibSp: T.IntegerType() = pa.Field(ge=0, description="siblings and spouses aboard")
     Parch: T.IntegerType() = pa.Field(ge=0, description="parents and children aboard")
-    TicketHash: T.StringType() = pa.Field(
-        str_matches=SHA256, description="HMAC-SHA-256 of Ticket under the lake's key", metadata={"pii": "keyed_hash"}
-    )
+    TicketHash: T.StringType() = pa.Field(str_matches=SHA256, description="HMAC-SHA-256 of Ticket under the lake's key")
     Fare: T.DoubleType() = pa.Field(nullable=True, ge=0)
     Cabin: T.StringType() = pa.Field(nullable=True)
     Embarked: T.StringType() = pa.Field(nullable=True, isin=["C", "Q", "S"], description="port of embarkation")

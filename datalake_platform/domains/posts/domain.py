@@ -2,6 +2,7 @@
 
 from datalake_platform.domains.posts import assets
 from datalake_platform.domains.posts.checks import checks
+from datalake_platform.domains.posts.governance import GOVERNANCE
 from datalake_platform.domains.posts.seed import seed
 from datalake_platform.domains.posts.tables import OWNERS
 from datalake_platform.registry import Domain
@@ -9,6 +10,7 @@ from datalake_platform.registry import Domain
 DOMAIN = Domain(
     name="posts",
     owners=OWNERS,
+    governance=GOVERNANCE,
     seed=seed,
     assets=[
         assets.landing_posts,

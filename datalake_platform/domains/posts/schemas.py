@@ -1,7 +1,7 @@
 """The contracts of the posts tables (pandera models).
 
-The author is personal data: kept only as a keyed hash (HMAC-SHA-256) and a masked form, tagged `pii` in the column
-schema. Mentions in the text name other people: the cleaned text keeps `@user` in their place.
+The author is personal data: kept only as a keyed hash (HMAC-SHA-256) and a masked form (declared in the domain's
+governance spec, `governance.py`, which tags them in the column schema). Mentions in the text name other people: the cleaned text keeps `@user` in their place.
 """
 
 import pandera.pyspark as pa
@@ -34,11 +34,8 @@ class Posts(pa.DataFrameModel):
     author_hash: T.StringType() = pa.Field(
         str_matches=SHA256,
         description="HMAC-SHA-256 of the author under the lake's key",
-        metadata={"pii": "keyed_hash"},
     )
-    author_masked: T.StringType() = pa.Field(
-        description="author with all but its first letter masked", metadata={"pii": "masked"}
-    )
+    author_masked: T.StringType() = pa.Field(description="author with all but its first letter masked")
     text: T.StringType() = pa.Field(description="HTML entities decoded, blanks collapsed, mentions replaced by @user")
     posted_at: T.TimestampType() = pa.Field()
     hashtags: T.IntegerType() = pa.Field(ge=0)

@@ -3,6 +3,7 @@
 from datalake_platform.domains.transactions import assets
 from datalake_platform.domains.transactions.checks import checks
 from datalake_platform.domains.transactions.enrichment_assets import enrichment_assets
+from datalake_platform.domains.transactions.governance import GOVERNANCE
 from datalake_platform.domains.transactions.seed import seed
 from datalake_platform.domains.transactions.tables import LANDING, OWNERS
 from datalake_platform.registry import Domain
@@ -10,6 +11,7 @@ from datalake_platform.registry import Domain
 DOMAIN = Domain(
     name="transactions",
     owners=OWNERS,
+    governance=GOVERNANCE,
     seed=seed,
     assets=[
         assets.landing_purchases,
