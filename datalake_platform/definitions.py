@@ -12,6 +12,7 @@ import dagster as dg
 from datalake_platform import registry
 from datalake_platform.compat.dagster import silence_pinned_previews
 from datalake_platform.governance.assets import governed
+from datalake_platform.governance.checks import pii_checks
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
@@ -67,7 +68,7 @@ def build(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*assets, maintenance],
         schedules=[maintenance_schedule],
-        asset_checks=[c for d in domains for c in d.checks],
+        asset_checks=[c for d in domains for c in (*d.checks, *pii_checks(d.governance))],
         jobs=[j for d in domains for j in d.jobs],
         sensors=[
             *landing_sensors,

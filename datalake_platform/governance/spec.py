@@ -11,7 +11,7 @@ environment or the lake.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -21,6 +21,9 @@ from datalake_platform.lake.table_refs import TableRef, Zone
 
 if TYPE_CHECKING:
     import pandera.pyspark as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from datalake_platform.lake.storage import LakeStorage
 
 
 class Classification(StrEnum):
@@ -75,7 +78,7 @@ class ColumnSource:
     column: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one spec per table: compared by identity
 class TableGovernance:
     """The governance of one table. `retention_days`: partitions (days) older than this are removed;
     None: kept as long as the lake is (a model, a table with no days, a system of record).
@@ -91,6 +94,8 @@ class TableGovernance:
     pii: Mapping[str, Pii] = field(default_factory=dict)
     lineage: Mapping[str, tuple[ColumnSource, ...]] = field(default_factory=dict)
     model: type[pa.DataFrameModel] | None = None  # the table's contract: its column schema before any run
+    # A landing table's raw PII columns, read by its domain's own parser (for the pii_protected check).
+    landing_values: Callable[[SparkSession, LakeStorage], DataFrame] | None = None
     is_model: bool = False  # a model artifact, not a table of rows: no PII scan
 
     def __post_init__(self) -> None:

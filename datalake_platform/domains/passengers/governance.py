@@ -3,6 +3,9 @@ record, but still personal data): names and ticket numbers never leave landing i
 
 from datetime import timedelta
 
+from pyspark.sql import DataFrame, SparkSession
+
+from datalake_platform.domains.passengers import transforms
 from datalake_platform.domains.passengers.schemas import Features, Passengers, SurvivalPredictions
 from datalake_platform.domains.passengers.tables import (
     FEATURE_COLUMNS,
@@ -22,11 +25,20 @@ from datalake_platform.governance.spec import (
     columns_from,
     same_columns,
 )
+from datalake_platform.lake.files import data_files
+from datalake_platform.lake.storage import LakeStorage
 
 OWNER = OWNERS[0]
 NAME, TICKET = PiiCategory.PERSON_NAME, PiiCategory.DOCUMENT_NUMBER
 ANALYSTS = ("role:data-scientist", "role:analyst")
 KEPT_AS_IS = ["PassengerId", "Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked"]
+
+
+def landing_pii(spark: SparkSession, storage: LakeStorage) -> DataFrame:
+    """Landing's names and tickets as ingestion parses them (quotes honoured)."""
+    lines = transforms.read_lines(spark, data_files(storage, LANDING_PASSENGERS))
+    return transforms.classify_passengers(lines).select("r.Name", "r.Ticket")
+
 
 GOVERNANCE = [
     TableGovernance(
@@ -35,6 +47,7 @@ GOVERNANCE = [
         classification=Classification.RESTRICTED,
         readers=("role:data-platform",),
         pii={"Name": Pii(NAME, Treatment.RAW), "Ticket": Pii(TICKET, Treatment.RAW)},
+        landing_values=landing_pii,
     ),
     TableGovernance(
         PASSENGERS,

@@ -3,6 +3,10 @@ people in their text; authors never leave landing in clear, mentions are replace
 
 from datetime import timedelta
 
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from datalake_platform.compat import spark as compat
 from datalake_platform.domains.posts.schemas import LabelledTweets, MetricsPerMinute, Posts, ScoredPosts
 from datalake_platform.domains.posts.tables import (
     LABELLED_TWEETS,
@@ -10,6 +14,7 @@ from datalake_platform.domains.posts.tables import (
     LANDING_SCORES,
     METRICS_PER_MINUTE,
     OWNERS,
+    POST_FIELDS,
     POSTS,
     SCORED_POSTS,
     SENTIMENT_MODEL,
@@ -23,6 +28,8 @@ from datalake_platform.governance.spec import (
     columns_from,
     same_columns,
 )
+from datalake_platform.lake.files import data_files
+from datalake_platform.lake.storage import LakeStorage
 
 OWNER = OWNERS[0]
 HANDLE, TEXT = PiiCategory.ONLINE_HANDLE, PiiCategory.FREE_TEXT
@@ -33,6 +40,14 @@ PUBLIC_TWEETS = (
     "public text, kept whole because it is what the model learns from"
 )
 
+
+def landing_pii(spark: SparkSession, storage: LakeStorage) -> DataFrame:
+    """Landing's authors and texts, read from each JSON line as ingestion reads it."""
+    lines = spark.read.text(data_files(storage, LANDING_POSTS))
+    fields = compat.json_fields(F.col("value"), list(POST_FIELDS)).alias("v")
+    return lines.select(fields).select("v.author", "v.text")
+
+
 GOVERNANCE = [
     TableGovernance(
         LANDING_POSTS,
@@ -41,6 +56,7 @@ GOVERNANCE = [
         readers=("role:data-platform",),
         retention_days=30,  # ingested within minutes; the raw authors are not kept longer than needed
         pii={"author": Pii(HANDLE, Treatment.RAW), "text": Pii(TEXT, Treatment.RAW)},
+        landing_values=landing_pii,
     ),
     TableGovernance(
         LANDING_SCORES,

@@ -71,12 +71,17 @@ def test_universal_keeps_every_passenger_and_no_clear_pii(built, titanic):
     schema = result.get_asset_materialization_events()[0].materialization.metadata["dagster/column_schema"].value
     tags = {c.name: dict(c.tags) for c in schema.columns if c.tags}
     assert tags == {
-        "NameHash": {"pii": "keyed_hash"},
-        "NameMasked": {"pii": "masked"},
-        "TicketHash": {"pii": "keyed_hash"},
+        "NameHash": {"pii": "keyed_hash", "pii_category": "person_name"},
+        "NameMasked": {"pii": "masked", "pii_category": "person_name"},
+        "TicketHash": {"pii": "keyed_hash", "pii_category": "document_number"},
     }
     checks = check_results(result)
     assert checks["universal/passengers/passengers:nothing_lost"].passed
+    pii = checks["universal/passengers/passengers:pii_protected"]
+    # Every distinct non-blank name and ticket of landing was looked for, and none found.
+    raw = set(titanic["Name"]) | set(titanic["Ticket"])
+    assert pii.passed and pii.metadata["landing_pii_values"].value == len(raw)
+    assert pii.metadata["rows_with_landing_pii"].value == {} and "NameMasked" in pii.metadata["columns_scanned"].value
     assert all(c.passed for c in checks.values())
 
 
