@@ -16,7 +16,7 @@ from datalake_platform.governance.checks import pii_checks
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
-from datalake_platform.maintenance_assets import maintenance_definitions
+from datalake_platform.maintenance_assets import maintenance_definitions, retention_definitions
 from datalake_platform.resources import LakeResource, SparkResource
 from datalake_platform.resources.spark import LOCAL_MASTER
 from datalake_platform.settings import Settings, SettingsError, current
@@ -65,9 +65,10 @@ def build(settings: Settings) -> dg.Definitions:
         assets = [on_remote_compute(a) if runs_remotely(a) else a for a in assets]
     landing_sensors = [landing_sensor(t, settings.sensor_interval_seconds) for d in domains for t in d.landing_tables]
     maintenance, maintenance_schedule = maintenance_definitions(settings)
+    retention, retention_schedule = retention_definitions([g for d in domains for g in d.governance])
     return dg.Definitions(
-        assets=[*assets, maintenance],
-        schedules=[maintenance_schedule],
+        assets=[*assets, maintenance, retention],
+        schedules=[maintenance_schedule, retention_schedule],
         asset_checks=[c for d in domains for c in (*d.checks, *pii_checks(d.governance))],
         jobs=[j for d in domains for j in d.jobs],
         sensors=[

@@ -1,16 +1,20 @@
-"""The lake's table maintenance as an asset on a schedule: every Iceberg table of the catalog
-expired, cleaned of orphan files and compacted (lake.maintenance), with what was done per table."""
+"""The lake's maintenance as assets on schedules: every Iceberg table of the catalog expired,
+cleaned of orphan files and compacted (lake.maintenance); and retention, the days each table's
+governance spec no longer allows it to keep removed (governance.retention)."""
 
 import datetime as dt
 
 import dagster as dg
 
+from datalake_platform.governance import retention
+from datalake_platform.governance.spec import TableGovernance
 from datalake_platform.lake.maintenance import MaintenancePolicy, maintain
 from datalake_platform.lake.table_refs import ServiceArea, TableRef
 from datalake_platform.resources import LakeResource
 from datalake_platform.settings import Settings
 
 MAINTENANCE = TableRef(ServiceArea.WORK, "platform", "table_maintenance")
+RETENTION = TableRef(ServiceArea.WORK, "platform", "retention")
 
 
 def maintenance_definitions(settings: Settings) -> tuple[dg.AssetsDefinition, dg.ScheduleDefinition]:
@@ -51,3 +55,44 @@ def maintenance_definitions(settings: Settings) -> tuple[dg.AssetsDefinition, dg
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     return table_maintenance, schedule
+
+
+class RetentionConfig(dg.Config):
+    dry_run: bool = False  # True: list what would be removed, remove nothing
+
+
+def retention_definitions(specs: list[TableGovernance]) -> tuple[dg.AssetsDefinition, dg.ScheduleDefinition]:
+    @dg.asset(
+        key=RETENTION.key_path,
+        group_name=RETENTION.group_name,
+        kinds={"iceberg"},
+        owners=["team:data-platform"],
+        description="Retention of every governed table: partitions older than the table's retention removed "
+        "(quarantine by its own), landing days past theirs removed once ingested. Materialize with "
+        "`dry_run: true` to list what would go.",
+    )
+    def retention_by_policy(
+        context: dg.AssetExecutionContext, config: RetentionConfig, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        planned = retention.plan(lake.storage, specs)
+        done = [] if config.dry_run else retention.apply(lake.storage, planned)
+        for removal in planned:
+            context.log.info(("would remove " if config.dry_run else "removed ") + removal.describe())
+        return dg.MaterializeResult(
+            metadata={
+                "dry_run": config.dry_run,
+                "tables": len(planned),
+                "days_removed": sum(len(r.days) for r in done),
+                "removals": dg.MetadataValue.json(
+                    {str(r.table): {"days": list(r.days), r.unit: r.held} for r in planned}
+                ),
+            }
+        )
+
+    schedule = dg.ScheduleDefinition(
+        name="retention_daily",
+        target=dg.AssetSelection.assets(retention_by_policy),
+        cron_schedule="30 3 * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return retention_by_policy, schedule

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 
@@ -49,3 +50,15 @@ def add_partition_metadata(context: dg.AssetExecutionContext, metadata_by_day: M
             asset_key=context.asset_key, partition_key=day, metadata=dict(metadata)
         )
     step._metadata_accumulator = accumulator
+
+
+def latest_check_outcome(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> str:
+    """How the latest execution of check `key` ended: `passed`, `failed`, `not run`, or its state
+    (`planned`: running or skipped, `execution failed`: the check raised). No public API gives
+    the status of a check's latest execution."""
+    record = instance.get_latest_asset_check_evaluation_record(key)
+    if record is None:
+        return "not run"
+    if record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+        return "passed"
+    return record.status.value.lower().replace("_", " ")

@@ -6,6 +6,7 @@ import dagster as dg
 
 from datalake_platform.compat.dagster import (
     add_partition_metadata,
+    latest_check_outcome,
     partition_range_tags,
     silence_pinned_previews,
     step_key,
@@ -74,3 +75,28 @@ def test_the_preview_warnings_silenced_exist():
         warnings.warn("beta", dg.BetaWarning, stacklevel=1)
         warnings.warn("preview", dg.PreviewWarning, stacklevel=1)
     assert not caught
+
+
+def test_latest_check_outcome_reads_each_ending_of_a_check():
+    @dg.asset
+    def table():
+        return 1
+
+    outcomes = iter([True, False])
+
+    @dg.asset_check(asset=table)
+    def judged() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=next(outcomes))
+
+    @dg.asset_check(asset=table)
+    def broken() -> dg.AssetCheckResult:
+        raise RuntimeError("the check itself failed")
+
+    instance = dg.DagsterInstance.ephemeral()
+    key, broken_key = dg.AssetCheckKey(table.key, "judged"), dg.AssetCheckKey(table.key, "broken")
+    assert latest_check_outcome(instance, key) == "not run"
+    dg.materialize([table, judged, broken], instance=instance, raise_on_error=False)
+    assert latest_check_outcome(instance, key) == "passed"
+    assert latest_check_outcome(instance, broken_key) in ("execution failed", "planned")
+    dg.materialize([table, judged], instance=instance, raise_on_error=False)
+    assert latest_check_outcome(instance, key) == "failed"

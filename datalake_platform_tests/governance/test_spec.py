@@ -94,3 +94,12 @@ def test_every_universal_and_smart_table_has_a_blocking_pii_check(graph):
     for spec in tables:
         key = dg.AssetCheckKey(dg.AssetKey(spec.table.key_path), "pii_protected")
         assert graph.get_check_spec(key).blocking, key
+
+
+def test_retention_is_set_only_where_there_are_days_to_remove():
+    for spec in SPECS:
+        if spec.retention_days is None and spec.quarantine_retention_days is None:
+            continue
+        if spec.table.zone == Zone.LANDING:
+            continue  # landing days are its dt= folders
+        assert spec.model is not None and "dt" in spec.model.to_schema().columns, spec.table
