@@ -64,8 +64,8 @@ def apply(storage: LakeStorage, removals: Iterable[Removal]) -> list[Removal]:
             for day in removal.days:
                 storage.fs.rm(storage.partition_uri(removal.table, day), recursive=True)
         else:
-            schema = storage.tables.load(removal.table).schema().as_arrow()
-            storage.empty_partitions(removal.table, list(removal.days), lambda: schema)
+            table = storage.tables.load(removal.table)  # exists: plan found its days
+            storage.empty_partitions(removal.table, list(removal.days), table.schema().as_arrow)
         done.append(removal)
     return done
 
