@@ -6,6 +6,9 @@ datalake ui      start the Dagster UI on the same lake and instance
 datalake sql     query the lake's Iceberg tables with DuckDB (-e QUERY or a prompt; --as-of, --snapshot)
 datalake catalog config    the pyiceberg properties of the lake's catalog, as JSON
 datalake migrate    register a lake written before its tables were Iceberg tables (in place)
+datalake governance report     per table: owner, classification, PII treatment, retention, freshness, checks
+datalake governance retention  what retention removes today (--apply removes it)
+datalake governance export     for catalogs: DataHub metadata (--datahub FILE), OpenLineage events (--openlineage FILE)
 """
 
 from __future__ import annotations
@@ -159,6 +162,64 @@ def migrate(settings: Settings, dry_run: bool) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def governance_report(settings: Settings) -> int:
+    """Per governed table: its spec and how it stands in the Dagster instance."""
+    import dagster as dg
+
+    from datalake_platform import registry
+    from datalake_platform.definitions import build
+    from datalake_platform.governance.report import render, statuses
+
+    graph = build(settings).resolve_asset_graph()
+    specs = [g for d in registry.all_domains() for g in d.governance]
+    with dg.DagsterInstance.get() as instance:
+        print(render([s.row() for s in statuses(instance, specs, graph.asset_check_keys)]))
+    return 0
+
+
+def governance_retention(settings: Settings, apply: bool) -> int:
+    """What retention removes today; removed with `apply` (the scheduled asset does the same)."""
+    from datalake_platform.compat.dagster import silence_pinned_previews
+
+    silence_pinned_previews()
+    from datalake_platform import registry
+    from datalake_platform.governance import retention
+    from datalake_platform.lake.backends import storage_for_root
+
+    storage = storage_for_root(settings.lake_root)
+    planned = retention.plan(storage, [g for d in registry.all_domains() for g in d.governance])
+    for removal in retention.apply(storage, planned) if apply else planned:
+        print(("removed " if apply else "would remove ") + removal.describe())
+    if not planned:
+        print("nothing past its retention")
+    return 0
+
+
+def governance_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write what catalogs ingest: DataHub's metadata file and/or OpenLineage run events (JSON lines)."""
+    import dagster as dg
+
+    from datalake_platform.governance import openlineage
+
+    if not (args.datahub or args.openlineage):
+        print("error: say what to write: --datahub FILE and/or --openlineage FILE", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        if args.datahub:
+            try:
+                from datalake_platform.governance.export import write_datahub
+            except ImportError as err:  # acryl-datahub is a dev extra
+                print(f"error: the DataHub export needs acryl-datahub ({err}): pip install '.[dev]'", file=sys.stderr)
+                return 2
+            count = write_datahub(args.datahub, instance, platform=args.platform, env=args.env)
+            print(f"{count} DataHub metadata change proposals written to {args.datahub}")
+        if args.openlineage:
+            namespace = args.namespace or openlineage.lake_namespace(settings.lake_root)
+            count = openlineage.export_events(args.openlineage, instance, namespace)
+            print(f"{count} OpenLineage run events written to {args.openlineage}")
+    return 0
+
+
 def _timestamp(text: str) -> dt.datetime:
     """An ISO time; without a zone, UTC."""
     value = dt.datetime.fromisoformat(text)
@@ -185,6 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         "migrate", help="register a lake of parquet folders in its Iceberg catalog, in place (while no run writes)"
     )
     migrate_parser.add_argument("--dry-run", action="store_true", help="only say what would be registered")
+    governance = commands.add_parser("governance", help="the tables' governance: report, retention, export")
+    governance_commands = governance.add_subparsers(dest="governance_command", required=True)
+    governance_commands.add_parser("report", help="per table: owner, classification, PII, retention, freshness, checks")
+    retention_parser = governance_commands.add_parser("retention", help="what retention removes today (a dry run)")
+    retention_parser.add_argument("--apply", action="store_true", help="remove it")
+    export_parser = governance_commands.add_parser(
+        "export", help="DataHub metadata change proposals and/or OpenLineage run events (from the instance), to files"
+    )
+    export_parser.add_argument("--datahub", metavar="FILE", help="DataHub's metadata file (for `datahub ingest`)")
+    export_parser.add_argument("--openlineage", metavar="FILE", help="a RunEvent per materialization, one a line")
+    export_parser.add_argument("--platform", default="iceberg", help="DataHub's platform of the datasets (iceberg)")
+    export_parser.add_argument("--env", default="PROD", help="DataHub's environment of the datasets (PROD)")
+    export_parser.add_argument("--namespace", help="OpenLineage's namespace of the datasets (the lake's root as a URI)")
     args = parser.parse_args(argv)
     try:
         settings = _environment()
@@ -197,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         return catalog_config(settings)
     if args.command == "migrate":
         return migrate(settings, args.dry_run)
+    if args.command == "governance":
+        if args.governance_command == "export":
+            return governance_export(settings, args)
+        if args.governance_command == "report":
+            return governance_report(settings)
+        return governance_retention(settings, args.apply)
     if args.command == "seed":
         return seed(settings)
     if args.command == "demo":

@@ -12,6 +12,7 @@ import dagster as dg
 from datalake_platform.compat.dagster import latest_check_outcome
 from datalake_platform.governance.assets import FRESHNESS_WARN_SHARE
 from datalake_platform.governance.spec import TableGovernance
+from datalake_platform.lake.table_refs import Zone
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,9 @@ class TableStatus:
     def row(self) -> dict[str, str]:
         g = self.governance
         pii = ", ".join(f"{c}={p.treatment}" for c, p in g.pii.items()) or "-"
-        failed = [name for name, state in self.checks.items() if state != "passed"]
-        checks = (
-            "-"
-            if not self.checks
-            else "all passed"
-            if not failed
-            else "; ".join(f"{n} {self.checks[n]}" for n in failed)
-        )
+        others = [f"{name} {state}" for name, state in self.checks.items() if state != "passed"]
+        passed = len(self.checks) - len(others)
+        checks = "-" if not self.checks else "; ".join([f"{passed}/{len(self.checks)} passed", *others])
         return {
             "table": str(g.table),
             "owner": g.owner,
@@ -50,11 +46,14 @@ class TableStatus:
             "pii (treatment)": pii,
             "retention": g.retention,
             "freshness": self.freshness,
-            "last materialization": self.last_materialization.strftime("%Y-%m-%d %H:%M UTC")
-            if self.last_materialization
-            else "never",
+            "last materialization": self._last(),
             "checks": checks,
         }
+
+    def _last(self) -> str:
+        if self.last_materialization is not None:
+            return self.last_materialization.strftime("%Y-%m-%d %H:%M UTC")
+        return "- (files land)" if self.governance.table.zone == Zone.LANDING else "never"
 
 
 def statuses(
