@@ -199,6 +199,9 @@ def governance_export(settings: Settings, args: argparse.Namespace) -> int:
     """Write what catalogs ingest: DataHub's metadata file and/or OpenLineage run events (JSON lines)."""
     import dagster as dg
 
+    from datalake_platform.compat.dagster import silence_pinned_previews
+
+    silence_pinned_previews()
     from datalake_platform.governance import openlineage
 
     if not (args.datahub or args.openlineage):

@@ -13,6 +13,7 @@ from datalake_platform import registry
 from datalake_platform.compat.dagster import silence_pinned_previews
 from datalake_platform.governance.assets import governed
 from datalake_platform.governance.checks import pii_checks
+from datalake_platform.governance.openlineage import openlineage_sensor
 from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
@@ -75,6 +76,7 @@ def build(settings: Settings) -> dg.Definitions:
             *landing_sensors,
             *(s for d in domains for s in d.sensors),
             automation_sensor(settings.sensor_interval_seconds),
+            openlineage_sensor(settings),  # default stopped: lineage events to OPENLINEAGE_URL or the lake
         ],
         resources=resources,
         # One run = one process = one Spark session, shared by every step of the run.
