@@ -108,9 +108,11 @@ class Settings:
     dagster_home: str | None = _var("DAGSTER_HOME")
     # The key of the keyed hashes (HMAC-SHA-256) of personal data; a lake in a folder makes its own.
     pii_key: str | None = _var("DATALAKE_PII_KEY", parse=_hex_key, secret=True)
-    # Where the OpenLineage sensor sends its events (governance.openlineage): a catalog's endpoint (Marquez,
-    # DataHub, OpenMetadata) and its API key; none: a lake in a folder's own work/openlineage/events.jsonl.
+    # Where the OpenLineage sensor sends its events (governance.openlineage): a catalog's URL (Marquez,
+    # DataHub, OpenMetadata), its path there (OpenMetadata's is api/v1/openlineage/lineage) and API key,
+    # the OpenLineage client's own names; no URL: a lake in a folder's own work/openlineage/events.jsonl.
     openlineage_url: str | None = _var("OPENLINEAGE_URL")
+    openlineage_endpoint: str = _var("OPENLINEAGE_ENDPOINT", default="api/v1/lineage")
     openlineage_api_key: str | None = _var("OPENLINEAGE_API_KEY", secret=True)
 
     @classmethod

@@ -348,10 +348,10 @@ def transport_for(settings: Settings) -> tuple[Transport, str] | None:
     """Where the events go and its name: the catalog at OPENLINEAGE_URL, else a lake in a folder's own
     file; a lake on a bucket has no file to append to (objects are written whole): None."""
     if settings.openlineage_url:
+        url, endpoint = settings.openlineage_url, settings.openlineage_endpoint
         auth = {"type": "api_key", "apiKey": settings.openlineage_api_key} if settings.openlineage_api_key else {}
-        return HttpTransport(
-            HttpConfig.from_dict({"url": settings.openlineage_url, "auth": auth})
-        ), settings.openlineage_url
+        config = HttpConfig.from_dict({"url": url, "endpoint": endpoint, "auth": auth})
+        return HttpTransport(config), f"{url.rstrip('/')}/{endpoint}"
     if "://" in settings.lake_root:
         return None
     path = Path(settings.lake_root) / EVENTS_FILE
