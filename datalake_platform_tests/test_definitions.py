@@ -142,6 +142,7 @@ def test_the_sensor_interval_comes_from_the_settings():
     assert {s.name: s.minimum_interval_seconds for s in defs.sensors} == {
         "landing_transactions_purchases_files": 7,
         "lake_automation": 7,
+        "openlineage_events": 7,
     }
 
 

@@ -67,8 +67,8 @@ class PiiProtected:
         )
         kept = {c for c, p in self.governance.pii.items() if p.treatment == Treatment.KEPT}
         scanned = [f.name for f in rows.schema.fields if isinstance(f.dataType, StringType) and f.name not in kept]
-        raw = self._raw_values(spark, storage)
-        in_clear = _values_found(rows, scanned, raw) if raw is not None and scanned else {}
+        raw = self._raw_values(spark, storage) if scanned else None  # no string column: nothing to look for
+        in_clear = _values_found(rows, scanned, raw) if raw is not None else {}
         return dg.AssetCheckResult(
             check_name=CHECK_NAME,
             asset_key=self.key.asset_key,

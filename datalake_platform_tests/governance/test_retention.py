@@ -53,7 +53,8 @@ def test_retention_removes_only_expired_days_and_only_ingested_landing(spark, la
         ("landing/retained/events", ("2025-01-01", "2026-10-01"), 2, "files"),
     }
     snapshot = lake.tables.snapshot_id(EVENTS)
-    assert lake.tables.snapshot_id(EVENTS) == snapshot and len(lake.landing_days(LANDING)) == 4  # a plan changes nothing
+    # A plan changes nothing.
+    assert lake.tables.snapshot_id(EVENTS) == snapshot and len(lake.landing_days(LANDING)) == 4
 
     retention.apply(lake, planned)
     assert _rows(lake, EVENTS) == {"2026-12-01": 4}

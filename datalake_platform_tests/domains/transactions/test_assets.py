@@ -54,6 +54,7 @@ def test_one_day_materializes_alone_with_its_metadata_and_checks(lake, cdnow):
     assert {k: c.passed for k, c in checks.items()} == {
         f"{UNIVERSAL}:contract": True,
         f"{UNIVERSAL}:nothing_lost": True,
+        f"{UNIVERSAL}:pii_protected": True,
     }
     assert checks[f"{UNIVERSAL}:nothing_lost"].metadata["landing_rows"].value == n
 
@@ -247,7 +248,9 @@ def test_a_day_with_no_landing_files_becomes_an_empty_partition_that_keeps_its_s
     assert {k: c.passed for k, c in check_results(result).items()} == {
         f"{UNIVERSAL}:contract": True,
         f"{UNIVERSAL}:nothing_lost": True,
+        f"{UNIVERSAL}:pii_protected": True,
         "smart/transactions/daily_sales:contract": True,
+        "smart/transactions/daily_sales:pii_protected": True,
     }
     empty = _universal(lake)
     assert len(empty) == 0
