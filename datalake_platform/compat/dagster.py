@@ -62,3 +62,12 @@ def latest_check_outcome(instance: dg.DagsterInstance, key: dg.AssetCheckKey) ->
     if record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
         return "passed"
     return record.status.value.lower().replace("_", " ")
+
+
+def latest_check_evaluation(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> dg.EventLogEntry | None:
+    """The event of check `key`'s latest evaluation; None if it never ran, or its latest run is
+    planned or failed before evaluating (same record as `latest_check_outcome`)."""
+    record = instance.get_latest_asset_check_evaluation_record(key)
+    if record is None or record.event is None or record.event.asset_check_evaluation is None:
+        return None
+    return record.event

@@ -45,6 +45,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from datalake_platform import registry
+from datalake_platform.compat.dagster import latest_check_evaluation
 from datalake_platform.governance.spec import Pii, TableGovernance, Treatment
 from datalake_platform.lake.iceberg import identifier
 from datalake_platform.lake.table_refs import ServiceArea, TableRef
@@ -123,12 +124,8 @@ def latest_evaluations(
     instance: dg.DagsterInstance, specs: Iterable[dg.AssetCheckSpec]
 ) -> dict[dg.AssetCheckKey, dg.EventLogEntry]:
     """The event of each check's latest evaluation (a planned or never-run check has none)."""
-    found = {}
-    for spec in specs:
-        record = instance.get_latest_asset_check_evaluation_record(spec.key)
-        if record is not None and record.event is not None and record.event.asset_check_evaluation is not None:
-            found[spec.key] = record.event
-    return found
+    events = {spec.key: latest_check_evaluation(instance, spec.key) for spec in specs}
+    return {key: event for key, event in events.items() if event is not None}
 
 
 def materializations(

@@ -6,6 +6,7 @@ import dagster as dg
 
 from datalake_platform.compat.dagster import (
     add_partition_metadata,
+    latest_check_evaluation,
     latest_check_outcome,
     partition_range_tags,
     silence_pinned_previews,
@@ -100,3 +101,5 @@ def test_latest_check_outcome_reads_each_ending_of_a_check():
     assert latest_check_outcome(instance, broken_key) in ("execution failed", "planned")
     dg.materialize([table, judged], instance=instance, raise_on_error=False)
     assert latest_check_outcome(instance, key) == "failed"
+    assert latest_check_evaluation(instance, key).asset_check_evaluation.passed is False
+    assert latest_check_evaluation(instance, broken_key) is None
