@@ -100,13 +100,15 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         *[f"work/transactions/enrichment_checkpoint_{k:02d}" for k in range(1, 9)],
         "smart/transactions/purchase_features",
         "work/platform/table_maintenance",
+        "work/platform/retention",
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]
     assert universal["isPartitioned"] and set(universal["kinds"]) == {"spark", "iceberg"}
     assert universal["owners"] == [{"team": "transactions"}]
     checks = {c["name"]: c["blocking"] for c in universal["assetChecksOrError"]["checks"]}
-    assert checks == {"contract": True, "nothing_lost": True}
-    assert [c["name"] for c in nodes["smart/transactions/report_by_person"]["assetChecksOrError"]["checks"]] == [
-        "contract"
+    assert checks == {"contract": True, "nothing_lost": True, "pii_protected": True}
+    assert sorted(c["name"] for c in nodes["smart/transactions/report_by_person"]["assetChecksOrError"]["checks"]) == [
+        "contract",
+        "pii_protected",
     ]

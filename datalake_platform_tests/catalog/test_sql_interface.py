@@ -187,9 +187,15 @@ def test_concurrent_runs_on_one_day_keep_the_winner_whole_and_tell_the_loser(lak
     outcomes = _race(lake, [("2020-01-01", 3), ("2020-01-01", 4)])
     won = [o for o in outcomes if o[2] == "committed"]
     lost = [o for o in outcomes if o[2] != "committed"]
+    rows = lake.row_counts(TABLE, ["2020-01-01"])["2020-01-01"]
+    if len(won) == 2:
+        # On a loaded machine one writer may commit before the other plans: then they ran one after
+        # the other, and the day holds the last one's rows, never both.
+        assert rows in (3, 4)
+        return
     assert len(won) == 1 and len(lost) == 1
     assert "another run committed 2020-01-01 while this one wrote" in lost[0][2]
-    assert lake.row_counts(TABLE, ["2020-01-01"]) == {"2020-01-01": won[0][1]}  # the winner's rows, once
+    assert rows == won[0][1]  # the winner's rows, once
 
 
 # -- AWS: Glue on moto ------------------------------------------------------------------------
