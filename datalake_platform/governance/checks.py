@@ -69,6 +69,9 @@ class PiiProtected:
         scanned = [f.name for f in rows.schema.fields if isinstance(f.dataType, StringType) and f.name not in kept]
         raw = self._raw_values(spark, storage) if scanned else None  # no string column: nothing to look for
         in_clear = _values_found(rows, scanned, raw) if raw is not None else {}
+        raw_count = raw.count() if raw is not None else 0
+        if raw is not None:
+            raw.unpersist()  # the session outlives the check (one per run, one per test process)
         return dg.AssetCheckResult(
             check_name=CHECK_NAME,
             asset_key=self.key.asset_key,
@@ -76,7 +79,7 @@ class PiiProtected:
             metadata={  # counts per column: the leaked values themselves are never reported
                 "partitions": describe_days(days) if days is not None else "all",
                 "columns_scanned": dg.MetadataValue.json(scanned),
-                "landing_pii_values": raw.count() if raw is not None else 0,
+                "landing_pii_values": raw_count,
                 "rows_not_hashed": dg.MetadataValue.json(not_hashed),
                 "rows_with_landing_pii": dg.MetadataValue.json(in_clear),
             },
