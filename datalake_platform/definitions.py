@@ -66,7 +66,7 @@ def build(settings: Settings) -> dg.Definitions:
         assets = [on_remote_compute(a) if runs_remotely(a) else a for a in assets]
     landing_sensors = [landing_sensor(t, settings.sensor_interval_seconds) for d in domains for t in d.landing_tables]
     maintenance, maintenance_schedule = maintenance_definitions(settings)
-    retention, retention_schedule = retention_definitions([g for d in domains for g in d.governance])
+    retention, retention_schedule = retention_definitions(registry.governed_tables())
     return dg.Definitions(
         assets=[*assets, maintenance, retention],
         schedules=[maintenance_schedule, retention_schedule],

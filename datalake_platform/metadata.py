@@ -33,7 +33,7 @@ def column_schema(model: type[pa.DataFrameModel], pii: Mapping[str, Pii] | None 
         # Field metadata and PII treatment become column tags the catalog can search.
         tags = {k: str(v) for k, v in (column.metadata or {}).items()}
         if name in pii:
-            tags.update(pii=str(pii[name].treatment), pii_category=str(pii[name].category))
+            tags.update(pii[name].tags)
         columns.append(
             dg.TableColumn(
                 name,

@@ -89,6 +89,11 @@ def table_governance(ref) -> TableGovernance | None:
     return next((g for g in domain(ref.domain).governance if g.table == ref), None)
 
 
+def governed_tables() -> list[TableGovernance]:
+    """Every table's governance spec, domain by domain."""
+    return [g for d in all_domains() for g in d.governance]
+
+
 def landing_tables() -> list[LandingTable]:
     return [t for d in all_domains() for t in d.landing_tables]
 

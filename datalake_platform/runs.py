@@ -7,6 +7,7 @@ their assets; a failure stops what is downstream and fails the run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -33,7 +34,10 @@ def materialize_all(
     instance: dg.DagsterInstance,
     resources: dict | None = None,
     log_level: str = "INFO",
+    asset_config: Mapping[dg.AssetKey, dict] | None = None,
 ) -> list[RunSummary]:
+    """Every asset over every partition, one run per partitioning; `asset_config`: the config of
+    assets that take one (by key), in whichever run materializes them."""
     graph = defs.resolve_asset_graph()
     materializable = graph.materializable_asset_keys
     by_partitions: dict[str, list[dg.AssetKey]] = {}
@@ -54,7 +58,10 @@ def materialize_all(
             resources=resources or defs.resources,
             instance=instance,
             tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": log_level}}},
+                "ops": {k.to_python_identifier(): {"config": c} for k, c in (asset_config or {}).items() if k in keys},
+            },
             raise_on_error=False,
         )
         failed = [e.asset_check_key.to_user_string() for e in result.get_asset_check_evaluations() if not e.passed]

@@ -41,7 +41,6 @@ from datalake_platform.governance.openlineage import (
     cited_columns,
     columns,
     dataset_name,
-    governed_tables,
     latest_evaluations,
 )
 from datalake_platform.governance.spec import TableGovernance
@@ -66,7 +65,7 @@ def write_datahub(
     path: str | Path, instance: dg.DagsterInstance | None = None, platform: str = "iceberg", env: str = "PROD"
 ) -> int:
     """Every governed table's proposals into `path` (DataHub's file format); how many were written."""
-    proposals = datahub_proposals(governed_tables(), instance, platform, env)
+    proposals = datahub_proposals(registry.governed_tables(), instance, platform, env)
     write_metadata_file(Path(path), proposals)
     return len(proposals)
 

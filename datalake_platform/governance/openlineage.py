@@ -46,7 +46,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from datalake_platform import registry
 from datalake_platform.compat.dagster import latest_check_evaluation
-from datalake_platform.governance.spec import Pii, TableGovernance, Treatment
+from datalake_platform.governance.spec import TableGovernance, Treatment
 from datalake_platform.lake.iceberg import identifier
 from datalake_platform.lake.table_refs import ServiceArea, TableRef
 from datalake_platform.settings import Settings
@@ -61,10 +61,6 @@ MASKING = (Treatment.KEYED_HASH, Treatment.MASKED)  # the treatments whose outpu
 
 
 # What the specs and the instance say, as both exports read it.
-
-
-def governed_tables() -> list[TableGovernance]:
-    return [g for d in registry.all_domains() for g in d.governance]
 
 
 def dataset_name(ref: TableRef) -> str:
@@ -91,10 +87,6 @@ def cited_columns(tables: Iterable[TableGovernance]) -> dict[TableRef, set[str]]
     return cited
 
 
-def pii_tags(pii: Pii | None) -> dict[str, str]:
-    return {"pii": str(pii.treatment), "pii_category": str(pii.category)} if pii else {}
-
-
 def columns(governance: TableGovernance, cited: Iterable[str] = ()) -> list[dg.TableColumn]:
     """The table's columns: its contract's (pandera model, PII tagged). A table with no contract
     (landing: files as they arrived) lists only the columns its spec and its readers' lineage name,
@@ -104,7 +96,7 @@ def columns(governance: TableGovernance, cited: Iterable[str] = ()) -> list[dg.T
     if governance.model is not None:
         return list(column_schema(governance.model, governance.pii).columns)
     names = sorted(set(governance.pii) | set(cited))
-    return [dg.TableColumn(n, "unknown", tags=pii_tags(governance.pii.get(n))) for n in names]
+    return [dg.TableColumn(n, "unknown", tags=governance.pii[n].tags if n in governance.pii else {}) for n in names]
 
 
 def check_specs() -> dict[dg.AssetKey, list[dg.AssetCheckSpec]]:
@@ -334,7 +326,7 @@ def write_events(path: str | Path, events: Iterable[RunEvent]) -> int:
 
 
 def export_events(path: str | Path, instance: dg.DagsterInstance, namespace: str) -> int:
-    tables = governed_tables()
+    tables = registry.governed_tables()
     return write_events(path, run_events(instance, materializations(instance, tables), tables, namespace))
 
 
@@ -371,7 +363,7 @@ def openlineage_sensor(settings: Settings) -> dg.SensorDefinition:
         if target is None:
             return dg.SkipReason("a lake on a bucket has no local events file: set OPENLINEAGE_URL")
         transport, where = target
-        tables = governed_tables()
+        tables = registry.governed_tables()
         after = int(context.cursor) if context.cursor else None
         records = materializations(context.instance, tables, after, EVENTS_PER_TICK)
         if not records:

@@ -69,6 +69,11 @@ class Pii:
         if self.treatment == Treatment.KEPT and not self.reason:
             raise ValueError(f"personal data ({self.category}) kept in clear needs a stated reason")
 
+    @property
+    def tags(self) -> dict[str, str]:
+        """The column's tags in a column schema (`dagster/column_schema`) and in catalogs."""
+        return {"pii": str(self.treatment), "pii_category": str(self.category)}
+
 
 @dataclass(frozen=True)
 class ColumnSource:

@@ -12,7 +12,7 @@ from datalake_platform.governance.spec import Classification, Pii, PiiCategory, 
 from datalake_platform.lake.table_refs import TableRef, Zone
 from datalake_platform.settings import Settings
 
-SPECS = [g for d in registry.all_domains() for g in d.governance]
+SPECS = registry.governed_tables()
 BY_TABLE = {g.table: g for g in SPECS}
 
 
