@@ -18,8 +18,9 @@ from datalake_platform.ingestion.automation import automation_sensor
 from datalake_platform.ingestion.sensors import landing_sensor
 from datalake_platform.lake.clouds import LAKE_SCHEMES
 from datalake_platform.maintenance_assets import maintenance_definitions, retention_definitions
-from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.resources import LakeResource, ServingResource, SparkResource
 from datalake_platform.resources.spark import LOCAL_MASTER
+from datalake_platform.serving.assets import online_definitions
 from datalake_platform.settings import Settings, SettingsError, current
 
 silence_pinned_previews()
@@ -45,7 +46,13 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         pii_key=dg.EnvVar("DATALAKE_PII_KEY") if settings.pii_key else None,  # the UI shows the variable only
     )
     spark = SparkResource(lake=lake, master=settings.spark_master or LOCAL_MASTER, remote=settings.spark_remote)
-    return {"lake": lake, "spark": spark}
+    serving = ServingResource(
+        lake=lake,
+        url=dg.EnvVar("DATALAKE_SERVING_URL") if settings.serving_url else None,
+        prefix=settings.serving_prefix,
+        env=settings.env,
+    )
+    return {"lake": lake, "spark": spark, "serving": serving}
 
 
 def runs_remotely(asset) -> bool:
@@ -67,10 +74,11 @@ def build(settings: Settings) -> dg.Definitions:
     landing_sensors = [landing_sensor(t, settings.sensor_interval_seconds) for d in domains for t in d.landing_tables]
     maintenance, maintenance_schedule = maintenance_definitions(settings)
     retention, retention_schedule = retention_definitions(registry.governed_tables())
+    online_assets, online_checks = online_definitions()
     return dg.Definitions(
-        assets=[*assets, maintenance, retention],
+        assets=[*assets, *online_assets, maintenance, retention],
         schedules=[maintenance_schedule, retention_schedule],
-        asset_checks=[c for d in domains for c in (*d.checks, *pii_checks(d.governance))],
+        asset_checks=[*(c for d in domains for c in (*d.checks, *pii_checks(d.governance))), *online_checks],
         jobs=[j for d in domains for j in d.jobs],
         sensors=[
             *landing_sensors,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from datalake_platform.governance.spec import TableGovernance
     from datalake_platform.ingestion.landing import LandingTable
     from datalake_platform.lake.storage import LakeStorage
+    from datalake_platform.serving.views import OnlineView
     from datalake_platform.settings import Settings
 
 DOMAINS = ("transactions", "passengers", "images", "posts")
@@ -61,6 +62,7 @@ class Domain:
     sensors: list = field(default_factory=list)  # beyond the landing sensors
     jobs: list = field(default_factory=list)
     governance: list[TableGovernance] = field(default_factory=list)  # one spec per table (governance.spec)
+    online: list[OnlineView] = field(default_factory=list)  # tables applications read online (serving.views)
 
 
 def domain(name: str) -> Domain:
@@ -92,6 +94,11 @@ def table_governance(ref) -> TableGovernance | None:
 def governed_tables() -> list[TableGovernance]:
     """Every table's governance spec, domain by domain."""
     return [g for d in all_domains() for g in d.governance]
+
+
+def online_views() -> list[OnlineView]:
+    """Every table served online, domain by domain."""
+    return [v for d in all_domains() for v in d.online]
 
 
 def landing_tables() -> list[LandingTable]:

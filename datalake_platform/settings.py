@@ -50,6 +50,14 @@ def _hex_key(text: str) -> str:
     return text.strip().lower()
 
 
+def _api_keys(text: str) -> tuple[str, ...]:
+    """Comma-separated API keys, each of 16 characters or more."""
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    if any(len(k) < 16 for k in keys):
+        raise ValueError("every key needs 16 characters or more (e.g. `openssl rand -hex 16`)")
+    return keys
+
+
 def _json_object(text: str) -> dict:
     value = json.loads(text)
     if not isinstance(value, dict):
@@ -114,6 +122,12 @@ class Settings:
     openlineage_url: str | None = _var("OPENLINEAGE_URL")
     openlineage_endpoint: str = _var("OPENLINEAGE_ENDPOINT", default="api/v1/lineage")
     openlineage_api_key: str | None = _var("OPENLINEAGE_API_KEY", secret=True)
+    # The online store (serving): a Valkey/Redis URL (valkey://, valkeys:// with TLS, redis://, rediss://,
+    # unix://); none: in `local`, the platform's own valkey-server on 127.0.0.1 (serving.local_store).
+    # The prefix of its keys lets lakes share a store. API keys: required by `datalake serve` outside `local`.
+    serving_url: str | None = _var("DATALAKE_SERVING_URL", secret=True)  # it may hold the store's password
+    serving_prefix: str = _var("DATALAKE_SERVING_PREFIX", default="dl")
+    serving_api_keys: tuple[str, ...] = _var("DATALAKE_SERVING_API_KEYS", default=(), parse=_api_keys, secret=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -23,6 +23,7 @@ class ServiceArea(StrEnum):
     QUARANTINE = "quarantine"  # rejected rows, with the reason
     MANIFEST = "manifest"  # which landing files were ingested, their content hash, duplicates
     WORK = "work"  # staging for atomic commits, checkpoints, scratch
+    ONLINE = "online"  # the online store's copies of tables (serving): in Valkey, not in the lake's storage
 
 
 PARTITION_COLUMN = "dt"

