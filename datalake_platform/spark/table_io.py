@@ -110,12 +110,12 @@ STREAM_BATCH = "stream-batch"  # the snapshot summary key of an append made by a
 
 def append_partitions(
     df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str], batch: str
-) -> dict[str, int]:
+) -> dict[str, int] | None:
     """Add `df`'s rows (of `days`) to table `ref` in one snapshot, once per stream `batch` (e.g.
     `posts:17`): a batch an earlier attempt committed is not added again (the idempotent-sink
-    pattern: Spark replays a batch after a crash, with the same id). Rows per day; none if skipped."""
+    pattern: Spark replays a batch after a crash, with the same id). Rows per day; None if skipped."""
     if storage.tables.committed(ref, STREAM_BATCH, batch):
-        return {}
+        return None
     staging = storage.staging_uri(ref)
     try:
         _split_by_day(df).parquet(staging)

@@ -28,7 +28,7 @@ from datalake_platform.metadata import table_metadata
 from datalake_platform.ml.artifacts import ModelStore, content_version, model_version
 from datalake_platform.ml.metrics import binary_metrics
 from datalake_platform.quality.validation import spark_schema
-from datalake_platform.resources import LakeResource, SparkResource
+from datalake_platform.resources import LakeResource, ServingResource, SparkResource
 from datalake_platform.spark.table_io import read_table, write_table
 
 Results = Iterator[dg.AssetCheckResult | dg.MaterializeResult]
@@ -156,13 +156,18 @@ _DESCRIPTIONS = {
     check_specs=stream_check_specs(),
     name="posts_stream",
 )
-def posts_stream(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> Results:
+def posts_stream(
+    context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, serving: ServingResource
+) -> Results:
     storage, session = lake.storage, spark.session()
-    reports = stream.run_available_now(session, storage, lake.hash_key())
+    reports = stream.run_available_now(session, storage, lake.hash_key(), online=serving.store())
     posts = sum(r.posts for r in reports)
     context.log.info(
-        f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected"
+        f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected, "
+        f"{sum(r.published for r in reports)} rows written to the online store"
     )
+    for error in {r.publish_error for r in reports if r.publish_error}:
+        context.log.warning(f"not in the online store until the online assets sync it: {error}")
     yield from stream_check_results(session, storage)
     for ref, model in STREAM_TABLES.items():
         extra = {"micro_batches": len(reports), "posts_this_run": posts}
@@ -181,7 +186,11 @@ class RealtimeConfig(dg.Config):
 
 @dg.op(out=dg.Out(dg.Nothing), tags={"kind": "spark"})
 def run_posts_stream_continuously(
-    context: dg.OpExecutionContext, config: RealtimeConfig, lake: LakeResource, spark: SparkResource
+    context: dg.OpExecutionContext,
+    config: RealtimeConfig,
+    lake: LakeResource,
+    spark: SparkResource,
+    serving: ServingResource,
 ):
     """The posts stream in real time (processing-time trigger). Each micro-batch that brought posts is reported
     as a materialization of the stream's tables, so the asset catalog follows it live. Terminating the run stops it."""
@@ -193,6 +202,7 @@ def run_posts_stream_continuously(
         available_now=False,
         trigger_seconds=config.trigger_seconds,
         on_batch=reports.put,
+        online=serving.store(),
     )
     deadline = time.monotonic() + config.seconds if config.seconds else None
     try:
@@ -204,6 +214,8 @@ def run_posts_stream_continuously(
             context.log.info(
                 f"batch {report.batch_id}: {report.posts} posts, rejected {report.rejected}, {report.seconds:.2f} s"
             )
+            if report.publish_error:
+                context.log.warning(f"batch {report.batch_id} not in the online store: {report.publish_error}")
             if report.posts or report.rejected:
                 for ref in STREAM_TABLES:
                     yield dg.AssetMaterialization(

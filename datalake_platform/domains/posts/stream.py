@@ -37,6 +37,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from datalake_platform.domains.posts import online as views
 from datalake_platform.domains.posts import transforms
 from datalake_platform.domains.posts.schemas import Posts, ScoredPosts
 from datalake_platform.domains.posts.tables import (
@@ -50,6 +51,8 @@ from datalake_platform.domains.posts.tables import (
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.ml.artifacts import ModelStore
 from datalake_platform.quality.validation import spark_schema
+from datalake_platform.serving.store import OnlineStore, StoreUnavailable
+from datalake_platform.serving.sync import publish
 from datalake_platform.spark.table_io import append_partitions, read_table, write_partitions
 
 STREAM_NAME = "posts"  # how the tables' snapshots name this stream's batches (`posts:<batch id>`)
@@ -97,10 +100,19 @@ class BatchReport:
     seconds: float = 0.0
     scored_at: datetime | None = None  # the scored_at of this batch's rows
     scores_committed_at: datetime | None = None  # when they became visible to readers
+    scores_published_at: datetime | None = None  # when the online store had them (serving)
+    published: int = 0  # rows written to the online store
+    publish_error: str = ""  # the store did not answer: the lake has the batch; the online asset's sync repairs it
 
 
 def process_batch(
-    spark: SparkSession, storage: LakeStorage, model: CurrentModel, files: DataFrame, batch_id: int, hash_key: bytes
+    spark: SparkSession,
+    storage: LakeStorage,
+    model: CurrentModel,
+    files: DataFrame,
+    batch_id: int,
+    hash_key: bytes,
+    online: OnlineStore | None = None,
 ) -> BatchReport:
     """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
     started = time.perf_counter()
@@ -111,7 +123,7 @@ def process_batch(
     try:
         _count(classified, report)
         if report.days:
-            _write(spark, storage, model, classified, report, hash_key)
+            _write(spark, storage, model, classified, report, hash_key, online)
     finally:
         classified.unpersist()
     report.seconds = time.perf_counter() - started
@@ -142,6 +154,7 @@ def _write(
     classified: DataFrame,
     report: BatchReport,
     hash_key: bytes,
+    online: OnlineStore | None,
 ) -> None:
     days = report.days
     report.model_version, pipeline = model.get()
@@ -149,18 +162,46 @@ def _write(
     # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
     # of this batch scores exactly the posts it keeps.
     report.scored_at = datetime.now(UTC)
-    scored = transforms.scored_posts(pipeline, new_posts, report.model_version, report.scored_at)
-    # Each table gets this batch's rows appended once (O(batch)); scores first: the real-time path.
-    # A replay of the batch after a crash appends only to the tables its first attempt did not reach.
-    batch = f"{STREAM_NAME}:{report.batch_id}"
-    append_partitions(scored, storage, SCORED_POSTS, days, batch)
-    report.scores_committed_at = datetime.now(UTC)
+    scored = transforms.scored_posts(pipeline, new_posts, report.model_version, report.scored_at).cache()
+    try:
+        # Each table gets this batch's rows appended once (O(batch)); scores first: the real-time path.
+        # A replay of the batch after a crash appends only to the tables its first attempt did not reach.
+        batch = f"{STREAM_NAME}:{report.batch_id}"
+        appended = append_partitions(scored, storage, SCORED_POSTS, days, batch)
+        report.scores_committed_at = datetime.now(UTC)
+        if online is not None:  # what the lake holds: this attempt's scores, or on a replay the first one's
+            committed = scored if appended is not None else _committed_scores(spark, storage, new_posts, days)
+            _publish(online, storage, views.SCORES, committed, report)
+            report.scores_published_at = datetime.now(UTC)
+    finally:
+        scored.unpersist()
     append_partitions(new_posts, storage, POSTS, days, batch)
     if report.rejected:
         append_partitions(transforms.rejected(classified), storage, POSTS.quarantine(), days, batch)
     day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
     day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
-    write_partitions(transforms.metrics_per_minute(day_posts, day_scores), storage, METRICS_PER_MINUTE, days)
+    metrics = transforms.metrics_per_minute(day_posts, day_scores).cache()
+    try:
+        write_partitions(metrics, storage, METRICS_PER_MINUTE, days)
+        if online is not None:
+            _publish(online, storage, views.METRICS, metrics, report)
+    finally:
+        metrics.unpersist()
+
+
+def _committed_scores(spark: SparkSession, storage: LakeStorage, new_posts: DataFrame, days: list[str]) -> DataFrame:
+    """The scores an earlier attempt of this batch committed (a replay re-scores at another time)."""
+    committed = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
+    return committed.join(new_posts.select("post_id"), "post_id", "left_semi")
+
+
+def _publish(online: OnlineStore, storage: LakeStorage, view, rows: DataFrame, report: BatchReport) -> None:
+    """Committed rows into the online store. A store that does not answer does not stop the stream:
+    the lake has the rows, and the online asset's next sync writes what the store missed."""
+    try:
+        report.published += publish(online, storage, view, (r.asDict() for r in rows.collect()))
+    except StoreUnavailable as error:
+        report.publish_error = str(error)
 
 
 def start(
@@ -171,9 +212,11 @@ def start(
     trigger_seconds: float = 1.0,
     max_files_per_trigger: int | None = None,
     on_batch: Callable[[BatchReport], None] | None = None,
+    online: OnlineStore | None = None,
 ) -> StreamingQuery:
     """Start the stream: `availableNow` (everything landed so far, then stop) or every `trigger_seconds`.
-    Authors are hashed with `hash_key` (the lake's, governance.pii)."""
+    Authors are hashed with `hash_key` (the lake's, governance.pii). With an `online` store, each batch's
+    scores and metrics go to it right after their commit (serving)."""
     model = CurrentModel(storage)
     reader = spark.readStream.format("binaryFile").schema(LANDED_FILE_SCHEMA)
     if max_files_per_trigger:
@@ -182,7 +225,7 @@ def start(
     files = reader.load(storage.table_uri(LANDING_POSTS))
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        report = process_batch(spark, storage, model, batch, batch_id, hash_key)
+        report = process_batch(spark, storage, model, batch, batch_id, hash_key, online)
         if on_batch is not None:
             on_batch(report)
 
@@ -196,12 +239,22 @@ def start(
 
 
 def run_available_now(
-    spark: SparkSession, storage: LakeStorage, hash_key: bytes, max_files_per_trigger: int | None = None
+    spark: SparkSession,
+    storage: LakeStorage,
+    hash_key: bytes,
+    max_files_per_trigger: int | None = None,
+    online: OnlineStore | None = None,
 ) -> list[BatchReport]:
     """Everything landed so far, in as many micro-batches as it takes; returns one report per batch."""
     reports: list[BatchReport] = []
     start(
-        spark, storage, hash_key, True, max_files_per_trigger=max_files_per_trigger, on_batch=reports.append
+        spark,
+        storage,
+        hash_key,
+        True,
+        max_files_per_trigger=max_files_per_trigger,
+        on_batch=reports.append,
+        online=online,
     ).awaitTermination()
     return reports
 
@@ -209,6 +262,7 @@ def run_available_now(
 def main(argv: list[str] | None = None) -> int:
     from datalake_platform.governance.pii import lake_key
     from datalake_platform.lake.backends import storage_for_root
+    from datalake_platform.serving.connection import open_store
     from datalake_platform.settings import current
     from datalake_platform.spark.session import get_or_create_session
 
@@ -222,10 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--trigger-seconds", type=float, default=1.0)
     parser.add_argument("--max-files-per-trigger", type=int, default=None)
+    parser.add_argument("--no-online", action="store_true", help="do not write to the online store (serving)")
     args = parser.parse_args(argv)
     settings = current()
-    storage = storage_for_root(args.root or settings.lake_root)
+    root = args.root or settings.lake_root
+    storage = storage_for_root(root)
     hash_key = lake_key(storage, settings.pii_key)
+    online = None if args.no_online else open_store(settings.serving_url, settings.serving_prefix, root, settings.env)
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
 
     def show(r):
@@ -234,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    query = start(spark, storage, hash_key, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show)
+    query = start(
+        spark, storage, hash_key, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show, online
+    )
     if args.continuous and args.seconds:
         query.awaitTermination(args.seconds)
         query.stop()
