@@ -3,6 +3,7 @@
 datalake seed    copy the bundled sample data into landing (idempotent)
 datalake demo    seed, then materialize every asset over every partition
 datalake ui      start the Dagster UI on the same lake and instance
+datalake serve   the serving API (scores, metrics, reports) on 127.0.0.1:8000 (--rebuild: from the lake first)
 datalake sql     query the lake's Iceberg tables with DuckDB (-e QUERY or a prompt; --as-of, --snapshot)
 datalake catalog config    the pyiceberg properties of the lake's catalog, as JSON
 datalake migrate    register a lake written before its tables were Iceberg tables (in place)
@@ -120,6 +121,27 @@ def ui(port: int) -> int:
     bin_dir = Path(sys.executable).parent
     os.execv(str(bin_dir / "dagster"), args)
     return 0
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    """The serving API over the online store; `--stop-store` stops a local lake's valkey-server instead."""
+    from datalake_platform.compat.dagster import silence_pinned_previews
+
+    silence_pinned_previews()
+    from datalake_platform import registry
+    from datalake_platform.serving.local_store import stop_local_store
+    from datalake_platform.serving.server import ServeError, ServeOptions
+    from datalake_platform.serving.server import serve as run_api
+
+    if args.stop_store:
+        stopped = stop_local_store(settings.lake_root)
+        print("the lake's online store stopped" if stopped else "the lake's online store was not running")
+        return 0
+    try:
+        return run_api(settings, registry.online_views(), ServeOptions(args.host, args.port, args.rebuild))
+    except ServeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def sql(settings: Settings, args: argparse.Namespace) -> int:
@@ -241,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="seed, then materialize every asset over every partition")
     ui_parser = commands.add_parser("ui", help="start the Dagster UI (dagster dev) on 127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
+    serve_parser = commands.add_parser("serve", help="the serving API over the online store (FastAPI on uvicorn)")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (outside loopback: API keys)")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--rebuild", action="store_true", help="first make every online view equal to the lake")
+    serve_parser.add_argument("--stop-store", action="store_true", help="stop the local lake's valkey-server, and exit")
     sql_parser = commands.add_parser("sql", help="SQL (DuckDB) on the lake's Iceberg tables, named zone_domain.table")
     sql_parser.add_argument("-e", metavar="QUERY", help="run the ;-separated statements and print their results")
     past = sql_parser.add_mutually_exclusive_group()
@@ -273,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "sql":
         return sql(settings, args)
+    if args.command == "serve":
+        return serve(settings, args)
     if args.command == "catalog":
         return catalog_config(settings)
     if args.command == "migrate":

@@ -67,6 +67,13 @@ class Comparison:
     def equal(self) -> bool:
         return self.lake_rows == self.store_rows and not (self.missing or self.extra or self.differing)
 
+    def describe(self) -> str:
+        verdict = "equal to the lake" if self.equal else "DIFFERS from the lake"
+        detail = f"{self.store_rows:,} rows in the store, {self.lake_rows:,} in the lake, {self.sampled} keys sampled"
+        if self.differing:
+            detail += f", differing: {', '.join(self.differing[:5])}"
+        return f"{self.view}: {verdict} ({detail}){' ' + self.note if self.note else ''}"
+
     def metadata(self) -> dict[str, Any]:
         return {
             "lake_rows": self.lake_rows,
