@@ -38,7 +38,8 @@ CHUNK = 1000  # rows per pipeline round trip (and fields per HSET of a snapshot 
 OLD_VERSION_GRACE_MS = 60_000  # a reader that started on the previous snapshot version still finds it
 LOAD_TTL_MS = 3_600_000  # a load that died half-way is dropped after an hour
 
-# KEYS[1] the row; ARGV version, JSON, expire-at (ms, 0: never). 1 written, 0 an equal or newer one is there.
+# KEYS[1] the row; ARGV version, JSON, expire-at (ms, 0: never). 1 written (an equal version: rewritten,
+# the same row), 0 a newer one is there.
 UPSERT_POINT = """
 local current = redis.call('HGET', KEYS[1], 'v')
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
@@ -87,7 +88,7 @@ class StoreUnavailable(RuntimeError):
 @dataclass
 class WriteCount:
     written: int = 0
-    kept_newer: int = 0  # the store held an equal or newer version of the row
+    kept_newer: int = 0  # the store held a newer version of the row
     expired: int = 0  # past its retention: not written
 
     def __iadd__(self, other: WriteCount) -> WriteCount:
@@ -249,6 +250,10 @@ class OnlineStore:
             removed += len(chunk)
             self._run(pipe)
         return removed
+
+    def mark(self, view: OnlineView) -> None:
+        """The view loaded (as empty as the lake's table is absent)."""
+        self._mark(self.keys(view), None, 0)
 
     def _mark(self, keys: Keys, version: int | None, written: int) -> None:
         fields = {"updated_ms": now_ms()}

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from datalake_platform import registry
 from datalake_platform.lake.storage import LakeStorage
 from datalake_platform.serving.store import OnlineStore, WriteCount
-from datalake_platform.serving.views import OnlineView, ViewKind, epoch_seconds
+from datalake_platform.serving.views import EPOCH, OnlineView, ViewKind, epoch_seconds
 
 BATCH_ROWS = 65_536
 SAMPLE = 100  # keys whose values a comparison checks
@@ -117,7 +117,8 @@ def sync(store: OnlineStore, storage: LakeStorage, view: OnlineView) -> SyncResu
     """Make the view in the store equal to the table's current snapshot."""
     result = SyncResult(view.name)
     snapshot = lake_snapshot(storage, view)
-    if snapshot is None:
+    if snapshot is None:  # no table yet: the view is empty, and loaded as such (the API is ready, answers 404)
+        _clear(store, view)
         return result
     rows = _counted(lake_rows(storage, view, snapshot), result)
     retention = retention_days(view)
@@ -167,6 +168,16 @@ def publish(store: OnlineStore, storage: LakeStorage, view: OnlineView, rows: It
         snapshot = lake_snapshot(storage, view)
         return store.upsert_series(view, rows, snapshot.sequence_number, retention).written
     raise ValueError(f"{view.name} is a snapshot view: it is loaded whole (sync), not row by row")
+
+
+def _clear(store: OnlineStore, view: OnlineView) -> None:
+    if view.kind == ViewKind.SNAPSHOT:
+        store.load_snapshot(view, [], version=0, as_of=EPOCH)
+    elif view.kind == ViewKind.POINT:
+        store.delete_points(view, list(store.point_keys(view)))
+    else:
+        store.delete_series_rows(view, list(store.series_rows(view)))
+    store.mark(view)
 
 
 def _compare_snapshot(store, view, lake, snapshot, sample) -> Comparison:

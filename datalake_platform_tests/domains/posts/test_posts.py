@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from datalake_platform.domains.posts import stream
+from datalake_platform.domains.posts.online import SCORES
 from datalake_platform.domains.posts.sample import post_json, tweets
 from datalake_platform.domains.posts.seed import seed
 from datalake_platform.domains.posts.tables import (
@@ -29,6 +30,8 @@ from datalake_platform.domains.posts.tables import (
 from datalake_platform.domains.posts.transforms import synthetic_author
 from datalake_platform.governance.pii import lake_key
 from datalake_platform.lake.storage import LocalLakeStorage
+from datalake_platform.serving.store import OnlineStore
+from datalake_platform.serving.sync import lake_rows, lake_snapshot
 from datalake_platform_tests.conftest import REPO, check_results, materialize, table_frame
 
 KEYS = [LABELLED_TWEETS, SENTIMENT_MODEL, POSTS, SCORED_POSTS, METRICS_PER_MINUTE]
@@ -169,12 +172,20 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
             proc.wait()
     scored_before = len(_table(storage, SCORED_POSTS))
     assert 0 < scored_before < len(sample)  # it really died halfway
-    reports = stream.run_available_now(spark, storage, lake_key(storage, None), max_files_per_trigger=1)
+    # The killed process published to the online store (DATALAKE_SERVING_URL and _PREFIX, inherited).
+    online = OnlineStore.from_url(os.environ["DATALAKE_SERVING_URL"], os.environ["DATALAKE_SERVING_PREFIX"])
+    assert 0 < sum(1 for _ in online.point_keys(SCORES)) <= scored_before
+    reports = stream.run_available_now(spark, storage, lake_key(storage, None), max_files_per_trigger=1, online=online)
     assert reports, "the restarted stream found work left"
     scored = _table(storage, SCORED_POSTS)
     assert len(scored) == len(sample) and scored["post_id"].is_unique
     assert set(scored["post_id"]) == {t.id for t in sample}
     assert len(_table(storage, POSTS)) == len(sample)
+    # The store equals scored_posts row for row: no post missing, none scored twice with another value.
+    snapshot = lake_snapshot(storage, SCORES)
+    lake_scores = {r["post_id"]: json.loads(SCORES.encode(r)) for r in lake_rows(storage, SCORES, snapshot)}
+    assert sorted(int(k) for k in online.point_keys(SCORES)) == sorted(lake_scores)
+    assert {post_id: online.point(SCORES, post_id) for post_id in lake_scores} == lake_scores
 
 
 def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tmp_path):
