@@ -87,21 +87,34 @@ def demo(settings: Settings) -> int:
         print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
     print()
     _print_tables(settings.lake_root, defs)
+    _stop_demo_store(settings)
     print(f"\nThe lake is at {settings.lake_root}")
     print(f"Dagster runs are recorded in {settings.dagster_home}")
     print("Open the UI with:  ./datalake ui   (then http://127.0.0.1:3000)")
+    print("Serve scores and reports:  ./datalake serve   (then curl http://127.0.0.1:8000/v1/persons/00001/report)")
     return 0 if ok else 1
+
+
+def _stop_demo_store(settings: Settings) -> None:
+    """The local online store the demo's online assets started: stopped, its data kept on disk for
+    `datalake serve` (which starts it again), so the demo leaves no server behind."""
+    from datalake_platform.serving.local_store import stop_local_store
+
+    if not settings.serving_url and stop_local_store(settings.lake_root):
+        print("\nThe online store (valkey-server) is stopped; `./datalake serve` starts it again with its data")
 
 
 def _print_tables(root: str, defs) -> None:
     """Rows per materialized table (and its quarantine), from their Iceberg manifests."""
     from datalake_platform.lake.backends import storage_for_root
-    from datalake_platform.lake.table_refs import TableRef
+    from datalake_platform.lake.table_refs import ServiceArea, TableRef
     from datalake_platform.ml.artifacts import POINTER, ModelStore
 
     storage = storage_for_root(root)
     for key in sorted(defs.resolve_asset_graph().materializable_asset_keys):
         ref = TableRef(*key.path)
+        if ref.zone == ServiceArea.ONLINE:
+            continue  # not a lake table: the online store's views, printed after
         if storage.fs.exists(f"{storage.table_uri(ref)}/{POINTER}"):  # a model, not a table
             print(f"{key.to_user_string():<40} model version {ModelStore(storage, ref).current()}")
             continue
@@ -109,6 +122,24 @@ def _print_tables(root: str, defs) -> None:
         if ref.zone != "quarantine" and storage.tables.load(ref.quarantine()) is not None:
             line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"
         print(line)
+    _print_online_views(storage)
+
+
+def _print_online_views(storage) -> None:
+    """Each online view against its lake table (the store's rows, and whether they are the lake's)."""
+    from datalake_platform import registry
+    from datalake_platform.serving.connection import open_store
+    from datalake_platform.serving.local_store import LocalStoreError
+    from datalake_platform.serving.store import StoreUnavailable
+    from datalake_platform.serving.sync import compare
+
+    settings = current()
+    try:
+        store = open_store(settings.serving_url, settings.serving_prefix, settings.lake_root, settings.env)
+        for view in registry.online_views():
+            print(f"online: {compare(store, storage, view).describe()}")
+    except (SettingsError, StoreUnavailable, LocalStoreError) as error:
+        print(f"online views not compared: {error}")
 
 
 def ui(port: int) -> int:

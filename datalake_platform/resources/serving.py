@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 import dagster as dg
@@ -9,7 +10,9 @@ from pydantic import Field
 
 from datalake_platform.resources.lake import LakeResource
 from datalake_platform.serving.connection import open_store
+from datalake_platform.serving.local_store import LocalStoreError
 from datalake_platform.serving.store import OnlineStore
+from datalake_platform.settings import SettingsError
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -23,3 +26,12 @@ class ServingResource(dg.ConfigurableResource):
 
     def store(self) -> OnlineStore:
         return open_store(self.url, self.prefix, self.lake.root, self.env)
+
+    def optional_store(self, log: logging.Logger) -> OnlineStore | None:
+        """The store, or None (said in `log`) where none is configured or the local one cannot start: the
+        pipelines that feed it keep running, and the online assets rebuild it from the lake later."""
+        try:
+            return self.store()
+        except (SettingsError, LocalStoreError) as error:
+            log.warning(f"not feeding the online store: {error}")
+            return None

@@ -160,7 +160,7 @@ def posts_stream(
     context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, serving: ServingResource
 ) -> Results:
     storage, session = lake.storage, spark.session()
-    reports = stream.run_available_now(session, storage, lake.hash_key(), online=serving.store())
+    reports = stream.run_available_now(session, storage, lake.hash_key(), online=serving.optional_store(context.log))
     posts = sum(r.posts for r in reports)
     context.log.info(
         f"{len(reports)} micro-batches, {posts} new posts, {sum(sum(r.rejected.values()) for r in reports)} rejected, "
@@ -202,7 +202,7 @@ def run_posts_stream_continuously(
         available_now=False,
         trigger_seconds=config.trigger_seconds,
         on_batch=reports.put,
-        online=serving.store(),
+        online=serving.optional_store(context.log),
     )
     deadline = time.monotonic() + config.seconds if config.seconds else None
     try:

@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     from datalake_platform.governance.pii import lake_key
     from datalake_platform.lake.backends import storage_for_root
     from datalake_platform.serving.connection import open_store
-    from datalake_platform.settings import current
+    from datalake_platform.serving.local_store import LocalStoreError
+    from datalake_platform.settings import SettingsError, current
     from datalake_platform.spark.session import get_or_create_session
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -282,7 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root or settings.lake_root
     storage = storage_for_root(root)
     hash_key = lake_key(storage, settings.pii_key)
-    online = None if args.no_online else open_store(settings.serving_url, settings.serving_prefix, root, settings.env)
+    online = None
+    if not args.no_online:
+        try:
+            online = open_store(settings.serving_url, settings.serving_prefix, root, settings.env)
+        except (SettingsError, LocalStoreError) as error:
+            print(f"warning: not feeding the online store: {error}", flush=True)
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
 
     def show(r):
