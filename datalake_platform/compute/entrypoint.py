@@ -72,7 +72,7 @@ def run_table(pipes: PipesContext) -> None:
     and the resources are built from what the submitting step sent, not from this environment."""
     from datalake_platform import registry
     from datalake_platform.metadata import ORCHESTRATOR_RUN_TAG, PARTITION_ROW_COUNT, ROWS_BY_PARTITION
-    from datalake_platform.resources import LakeResource, SparkResource
+    from datalake_platform.resources import LakeResource, ServingResource, SparkResource
     from datalake_platform.settings import current
 
     key = dg.AssetKey.from_user_string(pipes.asset_key)
@@ -81,8 +81,13 @@ def run_table(pipes: PipesContext) -> None:
     checks = [dg.AssetCheckKey(key, name) for name in pipes.get_extra(CHECKS)]
     # The key of personal data's hashes is the cluster's own (its secret manager, in its environment),
     # never sent with the step.
-    pii_key = dg.EnvVar("DATALAKE_PII_KEY") if current().pii_key else None
+    settings = current()
+    pii_key = dg.EnvVar("DATALAKE_PII_KEY") if settings.pii_key else None
     lake = LakeResource(root=pipes.get_extra(LAKE_ROOT), pii_key=pii_key)
+    # The online store likewise: the cluster's DATALAKE_SERVING_URL, or none (the stream then only
+    # commits to the lake; the online assets sync the store); never a local store on a cluster's driver.
+    url = dg.EnvVar("DATALAKE_SERVING_URL") if settings.serving_url else None
+    serving = ServingResource(lake=lake, url=url, prefix=settings.serving_prefix, start_local=False)
     instance = dg.DagsterInstance.ephemeral()
     tags = _partition_tags(asset, pipes.extras.get(PARTITION_KEYS) or [], instance)
     pipes.log.info(f"materializing {key.to_user_string()} on this cluster's Spark {tags or ''}")
@@ -90,7 +95,8 @@ def run_table(pipes: PipesContext) -> None:
         [*domain.assets, *domain.checks],
         # The asset and the checks it runs itself (its contract); the orchestrator selected them.
         selection=dg.AssetSelection.assets(key).without_checks() | dg.AssetSelection.checks(*checks),
-        resources={"lake": lake, "spark": SparkResource(lake=lake, master=None)},  # None: spark-submit's master
+        # master=None: spark-submit's master.
+        resources={"lake": lake, "spark": SparkResource(lake=lake, master=None), "serving": serving},
         instance=instance,
         tags={**tags, ORCHESTRATOR_RUN_TAG: pipes.run_id or ""},
         raise_on_error=False,

@@ -23,8 +23,11 @@ class ServingResource(dg.ConfigurableResource):
     url: Optional[str] = Field(default=None, description="`dg.EnvVar('DATALAKE_SERVING_URL')`; none: the local store")
     prefix: str = Field(default="dl", description="the prefix of the lake's keys (`DATALAKE_SERVING_PREFIX`)")
     env: str = Field(default="local", description="`DATALAKE_ENV`: outside `local`, a URL is required")
+    start_local: bool = Field(default=True, description="without a URL in `local`, start the lake's own store")
 
     def store(self) -> OnlineStore:
+        if not self.url and not self.start_local:
+            raise SettingsError("DATALAKE_SERVING_URL is not set where this step runs")
         return open_store(self.url, self.prefix, self.lake.root, self.env)
 
     def optional_store(self, log: logging.Logger) -> OnlineStore | None:

@@ -159,24 +159,14 @@ class OnlineStore:
     def upsert_points(
         self, view: OnlineView, rows: Iterable[Mapping[str, Any]], retention_days: int | None
     ) -> WriteCount:
-        """Each row under its key, unless the store holds an equal or newer version of it."""
-        keys, count, now = self.keys(view), WriteCount(), now_ms()
-        for chunk in _chunks(rows):
-            pipe = self.client.pipeline(transaction=False)
-            sent = 0
-            for row in chunk:
-                expire = day_end_ms(row["dt"], retention_days) if retention_days is not None else 0
-                if expire and expire <= now:
-                    count.expired += 1
-                    continue
-                version = epoch_micros(row[view.version_column])
-                self._upsert_point(
-                    keys=[keys.point(row[view.key])], args=[version, view.encode(row), expire], client=pipe
-                )
-                sent += 1
-            written = sum(self._run(pipe)) if sent else 0
-            count.written += written
-            count.kept_newer += sent - written
+        """Each row under its key, unless the store holds a newer version of it."""
+        keys = self.keys(view)
+
+        def send(pipe, row: Mapping[str, Any], expire: int) -> None:
+            version = epoch_micros(row[view.version_column])
+            self._upsert_point(keys=[keys.point(row[view.key])], args=[version, view.encode(row), expire], client=pipe)
+
+        count = self._upsert(rows, retention_days, send)
         self._mark(keys, None, count.written)
         return count
 
@@ -184,8 +174,21 @@ class OnlineStore:
         self, view: OnlineView, rows: Iterable[Mapping[str, Any]], version: int, retention_days: int | None
     ) -> WriteCount:
         """Each row of the series at its time, unless the store holds it from a newer table version."""
-        keys, count, now = self.keys(view), WriteCount(), now_ms()
-        oldest = (now // 1000 - retention_days * 86_400 - 86_400) if retention_days is not None else 0
+        keys = self.keys(view)
+        oldest = (now_ms() // 1000 - retention_days * 86_400 - 86_400) if retention_days is not None else 0
+
+        def send(pipe, row: Mapping[str, Any], expire: int) -> None:
+            seconds = epoch_seconds(row[view.key])
+            args = [version, view.encode(row), seconds, expire, oldest]
+            self._upsert_series(keys=[keys.row(str(row["dt"]), seconds), keys.index], args=args, client=pipe)
+
+        count = self._upsert(rows, retention_days, send)
+        self._mark(keys, version, count.written)
+        return count
+
+    def _upsert(self, rows: Iterable[Mapping[str, Any]], retention_days: int | None, send) -> WriteCount:
+        """`send` (one script call queued on a pipeline) per row within retention, CHUNK rows a round trip."""
+        count, now = WriteCount(), now_ms()
         for chunk in _chunks(rows):
             pipe = self.client.pipeline(transaction=False)
             sent = 0
@@ -194,15 +197,11 @@ class OnlineStore:
                 if expire and expire <= now:
                     count.expired += 1
                     continue
-                seconds = epoch_seconds(row[view.key])
-                day = str(row["dt"])
-                args = [version, view.encode(row), seconds, expire, oldest]
-                self._upsert_series(keys=[keys.row(day, seconds), keys.index], args=args, client=pipe)
+                send(pipe, row, expire)
                 sent += 1
             written = sum(self._run(pipe)) if sent else 0
             count.written += written
             count.kept_newer += sent - written
-        self._mark(keys, version, count.written)
         return count
 
     def load_snapshot(

@@ -17,14 +17,15 @@ from datalake_platform_tests.serving.conftest import DAY, minute_row, report_row
 from datalake_platform_tests.serving.test_store import _url
 
 KEY = "k" * 32
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 MINUTE = dt.datetime.combine(DAY, dt.time(12, 0), dt.UTC)
 
 
 @pytest.fixture
 def loaded(store):
-    """The three views with a few rows each, as the stream and the online assets write them."""
-    store.upsert_points(SCORES, [score_row(i, i / 10, NOW - dt.timedelta(seconds=2)) for i in range(1, 6)], 30)
+    """The three views with a few rows each, as the stream and the online assets write them; the
+    posts scored 2 s ago."""
+    scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
+    store.upsert_points(SCORES, [score_row(i, i / 10, scored_at) for i in range(1, 6)], 30)
     store.upsert_series(
         METRICS, [minute_row(MINUTE, 10, 0.5), minute_row(MINUTE + dt.timedelta(minutes=1), 2, 0)], 1, 30
     )
@@ -32,7 +33,7 @@ def loaded(store):
     store.upsert_series(METRICS, [minute_row(MINUTE, 30, 0.1, day=other_day)], 1, 30)
     rows = [report_row("00001", "11.77", 1), report_row("00002", "1234567890.01", 12)]
     store.load_snapshot(REPORT, rows, version=4, as_of=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
-    return store
+    return store, scored_at
 
 
 def _client(store, api_keys=()) -> TestClient:
@@ -40,7 +41,8 @@ def _client(store, api_keys=()) -> TestClient:
 
 
 def test_a_score_a_report_a_batch_and_a_range_answer_with_the_stored_values_and_their_age(loaded):
-    with _client(loaded) as api:
+    store, scored_at = loaded
+    with _client(store) as api:
         score = api.get("/v1/posts/3/score")
         assert score.status_code == 200
         assert score.json() == {
@@ -48,7 +50,7 @@ def test_a_score_a_report_a_batch_and_a_range_answer_with_the_stored_values_and_
             "score": 0.3,
             "label": "negative",
             "model_version": "m1",
-            "scored_at": (NOW - dt.timedelta(seconds=2)).isoformat().replace("+00:00", "Z"),
+            "scored_at": scored_at.isoformat().replace("+00:00", "Z"),
         }
         assert 2 <= float(score.headers[AGE]) < 60
         report = api.get("/v1/persons/00002/report").json()
@@ -101,7 +103,7 @@ BAD_REQUESTS = [
 
 
 def test_every_bad_request_is_a_4xx_that_says_what_is_wrong(loaded):
-    with _client(loaded) as api:
+    with _client(loaded[0]) as api:
         for method, path, body, status, says in BAD_REQUESTS:
             answer = api.request(method, path, content=body)
             assert answer.status_code == status, (method, path, answer.text)
@@ -110,7 +112,7 @@ def test_every_bad_request_is_a_4xx_that_says_what_is_wrong(loaded):
 
 
 def test_api_keys_are_required_on_data_routes_and_never_on_health(loaded):
-    with _client(loaded, api_keys=[KEY]) as api:
+    with _client(loaded[0], api_keys=[KEY]) as api:
         assert api.get("/v1/posts/1/score").status_code == 401
         assert api.get("/v1/posts/1/score", headers={"X-API-Key": "k" * 31 + "x"}).status_code == 401
         assert api.get("/v1/posts/1/score", headers={"X-API-Key": KEY}).status_code == 200
