@@ -36,7 +36,7 @@ def train(storage) -> None:
     from datalake_platform.definitions import build
     from datalake_platform.domains.posts.sample import TWEETS
     from datalake_platform.domains.posts.tables import LABELLED_TWEETS, LANDING_SCORES, SENTIMENT_MODEL
-    from datalake_platform.resources import LakeResource, SparkResource
+    from datalake_platform.resources import LakeResource, ServingResource, SparkResource
     from datalake_platform.settings import Settings
 
     storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", TWEETS.read_bytes())
@@ -44,7 +44,7 @@ def train(storage) -> None:
     result = dg.materialize(
         [*(defs := build(Settings())).assets, *defs.asset_checks],
         selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
-        resources={"lake": lake, "spark": SparkResource(lake=lake)},
+        resources={"lake": lake, "spark": SparkResource(lake=lake), "serving": ServingResource(lake=lake)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -1,17 +1,20 @@
 """The serving API (FastAPI, through Starlette's test client) over a real valkey-server: the answers,
 the data's age, and every bad request as a 4xx that says what is wrong; a store down is a 503."""
 
+import asyncio
 import datetime as dt
 import json
 import time
 
+import httpx
 import pytest
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from datalake_platform import registry
 from datalake_platform.domains.posts.online import METRICS, SCORES
 from datalake_platform.domains.transactions.online import REPORT
-from datalake_platform.serving.api import AGE, MAX_BODY_BYTES, create_app
+from datalake_platform.serving.api import AGE, MAX_BODY_BYTES, Guard, create_app
 from datalake_platform_tests.conftest import free_port
 from datalake_platform_tests.serving.conftest import DAY, minute_row, report_row, score_row
 from datalake_platform_tests.serving.test_store import _url
@@ -134,3 +137,27 @@ def test_a_store_down_is_a_503_and_not_loaded_views_make_it_not_ready(store):
             assert answer.status_code == 503 and "does not answer" in answer.json()["error"], (path, answer.text)
         assert time.monotonic() - started < 15
         assert api.get("/healthz").status_code == 200
+
+
+def test_past_its_capacity_the_api_refuses_at_once_and_serves_again_when_requests_finish():
+    async def scenario() -> tuple[list[int], httpx.Response, int]:
+        release = asyncio.Event()
+
+        async def slow_route(scope, receive, send):
+            await release.wait()
+            await JSONResponse({"ok": True})(scope, receive, send)
+
+        guard = Guard(slow_route, api_keys=[], max_in_flight=2)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://api") as client:
+            held = [asyncio.create_task(client.get("/v1/posts/1/score")) for _ in range(2)]
+            await asyncio.sleep(0.1)
+            refused = await client.get("/v1/posts/2/score")
+            release.set()
+            answered = [r.status_code for r in await asyncio.gather(*held)]
+            again = await client.get("/v1/posts/3/score")
+            return answered, refused, again.status_code
+
+    answered, refused, again = asyncio.run(scenario())
+    assert answered == [200, 200] and again == 200
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert "at capacity (2 requests in flight)" in refused.json()["error"]

@@ -292,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_or_create_session(conf={"spark.sql.shuffle.partitions": "2"})
 
     def show(r):
-        return print(
-            f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}, {r.seconds:.2f} s",
-            flush=True,
-        )
+        served = f", {r.published} rows to the online store" if online is not None else ""
+        if r.publish_error:
+            served = f", NOT in the online store ({r.publish_error})"
+        line = f"batch {r.batch_id}: {r.files} files, {r.posts} posts, rejected {r.rejected}{served}, {r.seconds:.2f} s"
+        print(line, flush=True)
 
     query = start(
         spark, storage, hash_key, not args.continuous, args.trigger_seconds, args.max_files_per_trigger, show, online
