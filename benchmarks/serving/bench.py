@@ -749,26 +749,15 @@ def load_table(rows: list[dict]) -> str:
 
 # -- freshness -------------------------------------------------------------------------------------------
 def train(root: str) -> None:
-    """The sentiment model of a fresh lake, as benchmarks/streaming does (run in a child process: Spark)."""
-    import dagster as dg
+    """The sentiment model of a fresh lake: benchmarks/streaming's own step (run in a child process: Spark)."""
+    import importlib.util
 
-    from datalake_platform.definitions import build
-    from datalake_platform.domains.posts.sample import TWEETS
-    from datalake_platform.domains.posts.tables import LABELLED_TWEETS, LANDING_SCORES, SENTIMENT_MODEL
     from datalake_platform.lake.backends import storage_for_root
-    from datalake_platform.resources import LakeResource, ServingResource, SparkResource
-    from datalake_platform.settings import Settings
 
-    storage = storage_for_root(root)
-    storage.write_bytes(f"{storage.table_uri(LANDING_SCORES)}/tweets_GroundTruth.txt", TWEETS.read_bytes())
-    lake = LakeResource(root=storage.location)
-    result = dg.materialize(
-        [*(defs := build(Settings())).assets, *defs.asset_checks],
-        selection=dg.AssetSelection.assets(*[r.key_path for r in (LABELLED_TWEETS, SENTIMENT_MODEL)]),
-        resources={"lake": lake, "spark": SparkResource(lake=lake), "serving": ServingResource(lake=lake)},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    assert result.success
+    spec = importlib.util.spec_from_file_location("streaming_bench", REPO / "benchmarks" / "streaming" / "bench.py")
+    streaming = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(streaming)
+    streaming.train(storage_for_root(root))
 
 
 @dataclass
