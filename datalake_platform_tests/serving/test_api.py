@@ -112,6 +112,9 @@ def test_every_bad_request_is_a_4xx_that_says_what_is_wrong(loaded):
             assert answer.status_code == status, (method, path, answer.text)
             assert says in answer.json()["error"], (path, answer.json())
         assert api.get("/v1/posts/abc/score").json()["details"][0]["where"] == "path.post_id"
+        chunks = (b" " * 1024 for _ in range(65))  # no Content-Length: sent chunked
+        chunked = api.post("/v1/posts:batchGet", content=chunks)
+        assert chunked.status_code == 413 and "over" in chunked.json()["error"]
 
 
 def test_api_keys_are_required_on_data_routes_and_never_on_health(loaded):
