@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from datalake_platform.serving.connection import open_store
-from datalake_platform.serving.local_store import local_store_url
+from datalake_platform.serving.local_store import LocalStoreError, local_store_url
 from datalake_platform.serving.store import OnlineStore, StoreUnavailable
 from datalake_platform.serving.views import OnlineView, unservable_columns
 from datalake_platform.settings import Settings, SettingsError
@@ -87,7 +87,7 @@ def serve(settings: Settings, views: Sequence[OnlineView], options: ServeOptions
         store.ping()
         if options.rebuild and not rebuild(store, views, settings.lake_root):
             raise ServeError("after the rebuild the store still differs from the lake (see above)")
-    except (ServeError, SettingsError, StoreUnavailable) as error:
+    except (ServeError, SettingsError, StoreUnavailable, LocalStoreError) as error:
         raise ServeError(str(error)) from error
     app = create_app(url, settings.serving_prefix, views, settings.serving_api_keys)
     print(f"serving {len(views)} online views on http://{options.host}:{options.port} (OpenAPI at /docs)", flush=True)
