@@ -105,24 +105,19 @@ def _start(folder: Path) -> str:
     port = _free_port()
     config = folder / "valkey.conf"
     # The password goes in a 0600 file, not on the command line (`ps` shows arguments to every user).
-    config.write_text(
-        "\n".join(
-            [
-                f"bind {HOST}",
-                f"port {port}",
-                f'dir "{folder}"',
-                "protected-mode yes",
-                "appendonly yes",
-                "appendfsync everysec",
-                'save ""',
-                "logfile valkey.log",
-                f"requirepass {password}",
-                "databases 64",
-            ]
-        )
-        + "\n"
-    )
-    os.chmod(config, 0o600)
+    lines = [
+        f"bind {HOST}",
+        f"port {port}",
+        f'dir "{folder}"',
+        "protected-mode yes",
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        "logfile valkey.log",
+        f"requirepass {password}",
+        "databases 64",
+    ]
+    _write_private(config, "\n".join(lines) + "\n")
     process = subprocess.Popen(
         [str(valkey_server_binary()), str(config)],
         cwd=folder,
@@ -144,10 +139,16 @@ def _start(folder: Path) -> str:
     else:
         process.kill()
         raise LocalStoreError(f"valkey-server did not answer in {START_TIMEOUT_SECONDS:.0f} s; see {folder}/valkey.log")
-    state_file = folder / STATE
-    state_file.touch(mode=0o600)
-    state_file.write_text(json.dumps(state))
+    _write_private(folder / STATE, json.dumps(state))
     return _url(state)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` in a file only its owner reads, from its first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through os.open
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def _free_port() -> int:
