@@ -78,15 +78,13 @@ def measure(storage, reports, rate: float, seconds: float, id_offset: int) -> di
     while sum(r.posts for r in reports[first_batch:]) < len(ids) and time.time() < deadline:
         time.sleep(0.5)
     batches = reports[first_batch:]
-    committed = {
-        pd.Timestamp(r.scored_at).tz_convert(None): pd.Timestamp(r.scores_committed_at).tz_convert(None)
-        for r in batches
-        if r.scored_at
-    }
+    # Every time as UTC: the batch reports' are aware, the tables' as their reader gives them.
+    committed = {pd.Timestamp(r.scored_at): pd.Timestamp(r.scores_committed_at) for r in batches if r.scored_at}
     p = table_frame(storage, POSTS, columns=["post_id", "landed_at"])
     s = table_frame(storage, SCORED_POSTS, columns=["post_id", "scored_at"])
     both = p[p["post_id"].isin(ids)].merge(s, on="post_id")
-    latency = (both["scored_at"].map(committed) - both["landed_at"]).dt.total_seconds()
+    scored_at, landed_at = pd.to_datetime(both["scored_at"], utc=True), pd.to_datetime(both["landed_at"], utc=True)
+    latency = (scored_at.map(committed) - landed_at).dt.total_seconds()
     return {
         "rate_per_s": rate,
         "posts": len(ids),
