@@ -91,6 +91,10 @@ def measure(storage, reports, rate: float, seconds: float, id_offset: int) -> di
         "scored": len(both),
         "micro_batches": len(batches),
         "mean_batch_s": round(sum(r.seconds for r in batches) / max(1, len(batches)), 2),
+        "mean_phase_s": {
+            phase: round(sum(r.phases.get(phase, 0.0) for r in batches) / max(1, len(batches)), 2)
+            for phase in ("count", "scores", "publish", "posts", "metrics")
+        },
         "p50_s": round(latency.quantile(0.5), 2),
         "p95_s": round(latency.quantile(0.95), 2),
         "max_s": round(latency.max(), 2),

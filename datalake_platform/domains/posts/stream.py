@@ -19,8 +19,9 @@ Run as a module for a stream outside Dagster (tests, benchmarks):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -103,6 +104,17 @@ class BatchReport:
     scores_published_at: datetime | None = None  # when the online store had them (serving)
     published: int = 0  # rows written to the online store
     publish_error: str = ""  # the store did not answer: the lake has the batch; the online asset's sync repairs it
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: count, scores, publish, posts, metrics
+
+
+@contextlib.contextmanager
+def _phase(report: BatchReport, name: str) -> Iterator[None]:
+    """Time a part of the batch (where a batch's seconds go: benchmarks/streaming, serving)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.phases[name] = round(report.phases.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 def process_batch(
@@ -121,7 +133,8 @@ def process_batch(
     complete = files.where(~F.col("path").rlike(IN_PROGRESS))  # as lake.storage.is_data_file: not yet landed
     classified = transforms.classify_posts(transforms.post_lines(complete), known).cache()
     try:
-        _count(classified, report)
+        with _phase(report, "count"):
+            _count(classified, report)
         if report.days:
             _write(spark, storage, model, classified, report, hash_key, online)
     finally:
@@ -167,7 +180,8 @@ def _write(
         # Each table gets this batch's rows appended once (O(batch)); scores first: the real-time path.
         # A replay of the batch after a crash appends only to the tables its first attempt did not reach.
         batch = f"{STREAM_NAME}:{report.batch_id}"
-        appended = append_partitions(scored, storage, SCORED_POSTS, days, batch)
+        with _phase(report, "scores"):
+            appended = append_partitions(scored, storage, SCORED_POSTS, days, batch)
         report.scores_committed_at = datetime.now(UTC)
         if online is not None:  # what the lake holds: this attempt's scores, or on a replay the first one's
             committed = scored if appended is not None else _committed_scores(spark, storage, new_posts, days)
@@ -175,14 +189,16 @@ def _write(
             report.scores_published_at = datetime.now(UTC)
     finally:
         scored.unpersist()
-    append_partitions(new_posts, storage, POSTS, days, batch)
-    if report.rejected:
-        append_partitions(transforms.rejected(classified), storage, POSTS.quarantine(), days, batch)
+    with _phase(report, "posts"):
+        append_partitions(new_posts, storage, POSTS, days, batch)
+        if report.rejected:
+            append_partitions(transforms.rejected(classified), storage, POSTS.quarantine(), days, batch)
     day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
     day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
     metrics = transforms.metrics_per_minute(day_posts, day_scores).cache()
     try:
-        write_partitions(metrics, storage, METRICS_PER_MINUTE, days)
+        with _phase(report, "metrics"):
+            write_partitions(metrics, storage, METRICS_PER_MINUTE, days)
         if online is not None:
             _publish(online, storage, views.METRICS, metrics, report)
     finally:
@@ -199,7 +215,8 @@ def _publish(online: OnlineStore, storage: LakeStorage, view, rows: DataFrame, r
     """Committed rows into the online store. A store that does not answer does not stop the stream:
     the lake has the rows, and the online asset's next sync writes what the store missed."""
     try:
-        report.published += publish(online, storage, view, (r.asDict() for r in rows.collect()))
+        with _phase(report, "publish"):
+            report.published += publish(online, storage, view, (r.asDict() for r in rows.collect()))
     except StoreUnavailable as error:
         report.publish_error = str(error)
 
