@@ -86,7 +86,7 @@ def demo(settings: Settings) -> int:
         checks = f"; failed checks: {', '.join(s.failed_checks)}" if s.failed_checks else ""
         print(f"run {s.run_id[:8]} {state}: {s.name}{checks}")
     print()
-    _print_tables(settings.lake_root, defs)
+    _print_tables(settings, defs)
     _stop_demo_store(settings)
     print(f"\nThe lake is at {settings.lake_root}")
     print(f"Dagster runs are recorded in {settings.dagster_home}")
@@ -104,13 +104,13 @@ def _stop_demo_store(settings: Settings) -> None:
         print("\nThe online store (valkey-server) is stopped; `./datalake serve` starts it again with its data")
 
 
-def _print_tables(root: str, defs) -> None:
+def _print_tables(settings: Settings, defs) -> None:
     """Rows per materialized table (and its quarantine), from their Iceberg manifests."""
     from datalake_platform.lake.backends import storage_for_root
     from datalake_platform.lake.table_refs import ServiceArea, TableRef
     from datalake_platform.ml.artifacts import POINTER, ModelStore
 
-    storage = storage_for_root(root)
+    storage = storage_for_root(settings.lake_root)
     for key in sorted(defs.resolve_asset_graph().materializable_asset_keys):
         ref = TableRef(*key.path)
         if ref.zone == ServiceArea.ONLINE:
@@ -122,10 +122,10 @@ def _print_tables(root: str, defs) -> None:
         if ref.zone != "quarantine" and storage.tables.load(ref.quarantine()) is not None:
             line += f", {storage.table_rows(ref.quarantine()):,} in quarantine"
         print(line)
-    _print_online_views(storage)
+    _print_online_views(storage, settings)
 
 
-def _print_online_views(storage) -> None:
+def _print_online_views(storage, settings: Settings) -> None:
     """Each online view against its lake table (the store's rows, and whether they are the lake's)."""
     from datalake_platform import registry
     from datalake_platform.serving.connection import open_store
@@ -133,7 +133,6 @@ def _print_online_views(storage) -> None:
     from datalake_platform.serving.store import StoreUnavailable
     from datalake_platform.serving.sync import compare
 
-    settings = current()
     try:
         store = open_store(settings.serving_url, settings.serving_prefix, settings.lake_root, settings.env)
         for view in registry.online_views():

@@ -13,10 +13,15 @@ CLOUD_STORES = {
 }
 
 
-def open_store(url: str | None, prefix: str, lake_root: str, env: str) -> OnlineStore:
-    """The store at `url`; without one, a local lake's own valkey-server (started if it is not running)."""
+def store_url(url: str | None, lake_root: str, env: str) -> str:
+    """`url`; without one, a local lake's own valkey-server's (started if it is not running)."""
     if url:
-        return OnlineStore.from_url(url, prefix)
+        return url
     if env != "local":
         raise SettingsError(f"DATALAKE_ENV={env} needs DATALAKE_SERVING_URL: the URL of {CLOUD_STORES[env]}.")
-    return OnlineStore.from_url(local_store_url(lake_root), prefix)
+    return local_store_url(lake_root)
+
+
+def open_store(url: str | None, prefix: str, lake_root: str, env: str) -> OnlineStore:
+    """The store at `store_url(url, lake_root, env)`, its keys under `prefix`."""
+    return OnlineStore.from_url(store_url(url, lake_root, env), prefix)

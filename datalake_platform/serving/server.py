@@ -8,17 +8,14 @@ are missing outside `local` (or on a non-loopback address), or when the store do
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from datalake_platform.serving.connection import open_store
-from datalake_platform.serving.local_store import LocalStoreError, local_store_url
+from datalake_platform.serving.connection import store_url
+from datalake_platform.serving.local_store import LocalStoreError
 from datalake_platform.serving.store import OnlineStore, StoreUnavailable
 from datalake_platform.serving.views import OnlineView, unservable_columns
 from datalake_platform.settings import Settings, SettingsError
-
-log = logging.getLogger("datalake_platform.serving")
 
 
 class ServeError(RuntimeError):
@@ -51,14 +48,6 @@ def refuse_unsafe(settings: Settings, views: Sequence[OnlineView], host: str) ->
         raise ServeError(f"serving on {host} (not loopback) needs DATALAKE_SERVING_API_KEYS")
 
 
-def store_url(settings: Settings) -> str:
-    if settings.serving_url:
-        return settings.serving_url
-    if settings.env != "local":
-        open_store(None, settings.serving_prefix, settings.lake_root, settings.env)  # raises, naming the store
-    return local_store_url(settings.lake_root)
-
-
 def rebuild(store: OnlineStore, views: Sequence[OnlineView], lake_root: str) -> bool:
     """Every view made equal to its table, then compared; True when all agree."""
     from datalake_platform.lake.backends import storage_for_root
@@ -82,7 +71,7 @@ def serve(settings: Settings, views: Sequence[OnlineView], options: ServeOptions
 
     try:
         refuse_unsafe(settings, views, options.host)
-        url = store_url(settings)
+        url = store_url(settings.serving_url, settings.lake_root, settings.env)
         store = OnlineStore.from_url(url, settings.serving_prefix)
         store.ping()
         if options.rebuild and not rebuild(store, views, settings.lake_root):
