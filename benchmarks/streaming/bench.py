@@ -93,7 +93,7 @@ def measure(storage, reports, rate: float, seconds: float, id_offset: int) -> di
         "mean_batch_s": round(sum(r.seconds for r in batches) / max(1, len(batches)), 2),
         "mean_phase_s": {
             phase: round(sum(r.phases.get(phase, 0.0) for r in batches) / max(1, len(batches)), 2)
-            for phase in ("count", "scores", "publish", "posts", "metrics")
+            for phase in ("scores", "publish", "count", "posts", "metrics", "publish_metrics")
         },
         "p50_s": round(latency.quantile(0.5), 2),
         "p95_s": round(latency.quantile(0.95), 2),

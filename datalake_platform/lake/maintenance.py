@@ -10,16 +10,15 @@ by the next maintenance.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.table import Table
 
-from datalake_platform.lake.iceberg import TableCommitError, day_folder
+from datalake_platform.lake.arrow_io import read_file, write_staged
+from datalake_platform.lake.iceberg import TableCommitError
 from datalake_platform.lake.storage import LakeStorage
-from datalake_platform.lake.table_refs import PARTITION_COLUMN, TableRef
+from datalake_platform.lake.table_refs import TableRef
 
 
 @dataclass(frozen=True)
@@ -108,11 +107,9 @@ def compact(storage: LakeStorage, ref: TableRef, small_file_bytes: int, result: 
     staging = storage.staging_uri(ref)
     try:
         for day, group in small.items():
-            folder = f"{staging}/{day_folder(day)}" if day is not None else staging
-            storage.fs.makedirs(folder, exist_ok=True)
-            rows = pa.concat_tables([_read(storage, f.file_path, day, schema) for f in group])
-            with storage.fs.open(f"{folder}/part-compacted-{uuid.uuid4().hex}.parquet", "wb") as fh:
-                pq.write_table(rows, fh)
+            write_staged(
+                storage, staging, day, pa.concat_tables([read_file(storage, f.file_path, day, schema) for f in group])
+            )
         days = sorted(d for d in small if d is not None)
         if days:
             storage.commit_partitions(ref, staging, days, schema, {"operation": "compaction"})
@@ -127,23 +124,6 @@ def compact(storage: LakeStorage, ref: TableRef, small_file_bytes: int, result: 
         raise
     result.files_compacted += sum(len(g) for g in small.values())
     result.partitions_compacted += len(small)
-
-
-def _read(storage: LakeStorage, path: str, day: str | None, schema: pa.Schema) -> pa.Table:
-    """A data file's rows in the table's schema: a column the file lacks is null, but a migrated
-    file's `dt`, which is its partition (lake.migration); legacy INT96 times are UTC instants."""
-    [readable] = storage.readable_paths([path])
-    with storage.fs.open(readable, "rb") as fh:
-        rows = pq.read_table(fh, coerce_int96_timestamp_unit="us")
-    columns = []
-    for field in schema:
-        if field.name in rows.column_names:
-            columns.append(rows.column(field.name).cast(field.type))
-        elif field.name == PARTITION_COLUMN and day is not None:
-            columns.append(pa.array([dt.date.fromisoformat(day)] * rows.num_rows, field.type))
-        else:
-            columns.append(pa.nulls(rows.num_rows, field.type))
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _older(info: dict, before: dt.datetime) -> bool:

@@ -194,19 +194,20 @@ class LakeStorage(ABC):
             self.tables.replace(ref, schema(), [], sorted(changed), {})
         return [d for d in changed if counts is not None]
 
-    def staged_files(self, staging: str, days: list[str] | None) -> list[StagedFile]:
-        """The parquet files of one write (of `days` only, in a partitioned one), from one listing,
-        with their footers."""
+    def staged_files(self, staging: str, days: list[str] | None, every_day: bool = False) -> list[StagedFile]:
+        """The parquet files of one write (of `days` only in a partitioned one, or of each day it
+        staged with `every_day`), from one listing, with their footers."""
         files = self.parquet_files(staging)
-        if days is None:
+        if days is None and not every_day:
             named = [(path, None) for path in files]
         else:
-            wanted, base = set(days), self.fs._strip_protocol(staging).rstrip("/")
+            wanted, base = set(days or ()), self.fs._strip_protocol(staging).rstrip("/")
             folders = [self.fs._strip_protocol(path)[len(base) + 1 :].split("/", 1)[0] for path in files]
+            prefix = f"{DAY_FOLDER_COLUMN}="
             named = [
-                (path, folder[len(DAY_FOLDER_COLUMN) + 1 :])
+                (path, folder[len(prefix) :])
                 for path, folder in zip(files, folders)
-                if folder[len(DAY_FOLDER_COLUMN) + 1 :] in wanted and folder.startswith(f"{DAY_FOLDER_COLUMN}=")
+                if folder.startswith(prefix) and (every_day or folder[len(prefix) :] in wanted)
             ]
         return self.footers([(self.published_path(path), path, day) for path, day in named])
 

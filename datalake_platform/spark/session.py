@@ -41,6 +41,9 @@ BASE_CONF: dict[str, str] = {
     # Listing hundreds of partition folders with a Spark job costs seconds; on a local disk
     # the driver lists them in milliseconds. (Object stores may want the job back.)
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+    # PySpark 4 records the Python call site of every DataFrame and function call (5 JVM round
+    # trips and a stack walk each), for error messages: most of the cost of building a plan.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
     **compat.SESSION_CONF,  # what every Spark line needs to give the same values
 }
 

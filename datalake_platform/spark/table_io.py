@@ -109,20 +109,21 @@ STREAM_BATCH = "stream-batch"  # the snapshot summary key of an append made by a
 
 
 def append_partitions(
-    df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str], batch: str
+    df: DataFrame, storage: LakeStorage, ref: TableRef, days: list[str] | None, batch: str
 ) -> dict[str, int] | None:
-    """Add `df`'s rows (of `days`) to table `ref` in one snapshot, once per stream `batch` (e.g.
-    `posts:17`): a batch an earlier attempt committed is not added again (the idempotent-sink
-    pattern: Spark replays a batch after a crash, with the same id). Rows per day; None if skipped."""
+    """Add `df`'s rows (of `days`, or of every day they hold with None) to table `ref` in one snapshot,
+    once per stream `batch` (e.g. `posts:17`): a batch an earlier attempt committed is not added again
+    (the idempotent-sink pattern: Spark replays a batch after a crash, with the same id). Rows per
+    day; None if skipped."""
     if storage.tables.committed(ref, STREAM_BATCH, batch):
         return None
     staging = storage.staging_uri(ref)
     try:
         _split_by_day(df).parquet(staging)
-        files = storage.staged_files(staging, days)
+        files = storage.staged_files(staging, days, every_day=days is None)
         summary = {**commit_summary(), STREAM_BATCH: batch}
-        storage.append_partitions(ref, staging, days, _file_schema(df.schema), summary, files)
-        counts = _rows_per_day(files, days)
+        storage.append_partitions(ref, staging, days or [], _file_schema(df.schema), summary, files)
+        counts = _rows_per_day(files, days if days is not None else sorted({f.day for f in files}))
     except BaseException:
         storage.discard(staging)
         raise

@@ -9,7 +9,8 @@ to the tables' Iceberg catalog. Exactly once, by the idempotent-sink pattern:
 - each table gets a batch's rows in one append whose snapshot records the batch id
   (`append_partitions`); a replayed batch skips the tables its first attempt committed, so no
   row is added twice, whatever moment the crash hit. An append costs O(batch), whatever the
-  day's size; only the metrics per minute are recomputed for the days a batch touches.
+  day's size; the metrics per minute get the batch's totals merged into the minutes of the days
+  it touches, in a commit that records the batch too (domains/posts/metrics.py).
 
 Run as a module for a stream outside Dagster (tests, benchmarks):
 
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,8 +41,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from datalake_platform.domains.posts import metrics, transforms
 from datalake_platform.domains.posts import online as views
-from datalake_platform.domains.posts import transforms
 from datalake_platform.domains.posts.schemas import Posts, ScoredPosts
 from datalake_platform.domains.posts.tables import (
     LANDING_POSTS,
@@ -49,12 +52,14 @@ from datalake_platform.domains.posts.tables import (
     SENTIMENT_MODEL,
     STREAM_CHECKPOINT,
 )
+from datalake_platform.lake import arrow_io
 from datalake_platform.lake.storage import LakeStorage
+from datalake_platform.metadata import commit_summary
 from datalake_platform.ml.artifacts import ModelStore
 from datalake_platform.quality.validation import spark_schema
 from datalake_platform.serving.store import OnlineStore, StoreUnavailable
 from datalake_platform.serving.sync import publish
-from datalake_platform.spark.table_io import append_partitions, read_table, write_partitions
+from datalake_platform.spark.table_io import STREAM_BATCH, append_partitions, read_table
 
 STREAM_NAME = "posts"  # how the tables' snapshots name this stream's batches (`posts:<batch id>`)
 
@@ -68,6 +73,8 @@ LANDED_FILE_SCHEMA = StructType(
         StructField("dt", StringType()),
     ]
 )
+
+_LOCK = threading.Lock()
 
 # Names of files still being written (Spark itself skips names starting with `_` or `.`).
 IN_PROGRESS = r"\.(part|tmp|crc)$"
@@ -104,7 +111,9 @@ class BatchReport:
     scores_published_at: datetime | None = None  # when the online store had them (serving)
     published: int = 0  # rows written to the online store
     publish_error: str = ""  # the store did not answer: the lake has the batch; the online asset's sync repairs it
-    phases: dict[str, float] = field(default_factory=dict)  # seconds: count, scores, publish, posts, metrics
+    phases: dict[str, float] = field(
+        default_factory=dict
+    )  # seconds: scores, publish, count, posts, metrics, publish_metrics
 
 
 @contextlib.contextmanager
@@ -126,17 +135,37 @@ def process_batch(
     hash_key: bytes,
     online: OnlineStore | None = None,
 ) -> BatchReport:
-    """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics."""
+    """One micro-batch: scores first (the real-time path), then posts, quarantine and metrics.
+
+    Each table gets the batch's rows in one commit that records the batch (O(batch)); a replay
+    of the batch after a crash writes only to the tables its first attempt did not reach. Once
+    the scores are committed, the posts and the metrics are written side by side while the
+    scores go to the online store: the next batch, and the next posts' freshness, wait for all."""
     started = time.perf_counter()
     report = BatchReport(batch_id)
-    known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
     complete = files.where(~F.col("path").rlike(IN_PROGRESS))  # as lake.storage.is_data_file: not yet landed
+    known = read_table(spark, storage, POSTS, spark_schema(Posts)).select("post_id", "source_file", "line_number")
     classified = transforms.classify_posts(transforms.post_lines(complete), known).cache()
+    batch = f"{STREAM_NAME}:{batch_id}"
     try:
-        with _phase(report, "count"):
-            _count(classified, report)
-        if report.days:
-            _write(spark, storage, model, classified, report, hash_key, online)
+        report.model_version, pipeline = model.get()
+        new_posts = transforms.posts(classified, hash_key)
+        # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
+        # of this batch scores exactly the posts it keeps.
+        scores = _write_scores(spark, storage, pipeline, new_posts, classified, batch, report)
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"posts-batch-{batch_id}") as pool:
+                tail = [
+                    pool.submit(_write_posts, storage, classified, new_posts, batch, report),
+                    pool.submit(_write_metrics, storage, new_posts, scores, batch, report, online),
+                ]
+                if online is not None:
+                    _publish(online, storage, views.SCORES, (r.asDict() for r in scores.collect()), report)
+                    report.scores_published_at = datetime.now(UTC)
+                for done in tail:
+                    done.result()
+        finally:
+            scores.unpersist()
     finally:
         classified.unpersist()
     report.seconds = time.perf_counter() - started
@@ -144,7 +173,7 @@ def process_batch(
 
 
 def _count(classified: DataFrame, report: BatchReport) -> None:
-    """Lines by reason and day, files: one job, which also fills the cache the writes read."""
+    """Lines by reason and day, files."""
     stats = (
         classified.groupBy("reason", "dt")
         .agg(F.count(F.lit(1)).alias("n"), F.collect_set("source_file").alias("files"))
@@ -160,49 +189,67 @@ def _count(classified: DataFrame, report: BatchReport) -> None:
     report.lines = report.posts + sum(report.rejected.values())
 
 
-def _write(
+def _write_scores(
     spark: SparkSession,
     storage: LakeStorage,
-    model: CurrentModel,
+    pipeline: PipelineModel,
+    new_posts: DataFrame,
     classified: DataFrame,
+    batch: str,
     report: BatchReport,
-    hash_key: bytes,
-    online: OnlineStore | None,
-) -> None:
-    days = report.days
-    report.model_version, pipeline = model.get()
-    new_posts = transforms.posts(classified, hash_key)
-    # A post's id is kept by one line only (the others are quarantined as duplicates), so a re-run
-    # of this batch scores exactly the posts it keeps.
+) -> DataFrame:
+    """The batch's scores committed (the batch's first job: it fills the cache of `classified`); the
+    rows the lake holds for them (cached): this attempt's, or on a replay the first attempt's
+    (scored at another time)."""
     report.scored_at = datetime.now(UTC)
     scored = transforms.scored_posts(pipeline, new_posts, report.model_version, report.scored_at).cache()
-    try:
-        # Each table gets this batch's rows appended once (O(batch)); scores first: the real-time path.
-        # A replay of the batch after a crash appends only to the tables its first attempt did not reach.
-        batch = f"{STREAM_NAME}:{report.batch_id}"
-        with _phase(report, "scores"):
-            appended = append_partitions(scored, storage, SCORED_POSTS, days, batch)
-        report.scores_committed_at = datetime.now(UTC)
-        if online is not None:  # what the lake holds: this attempt's scores, or on a replay the first one's
-            committed = scored if appended is not None else _committed_scores(spark, storage, new_posts, days)
-            _publish(online, storage, views.SCORES, committed, report)
-            report.scores_published_at = datetime.now(UTC)
-    finally:
+    with _phase(report, "scores"):
+        appended = append_partitions(scored, storage, SCORED_POSTS, None, batch)
+    report.scores_committed_at = datetime.now(UTC)
+    if appended is None:
         scored.unpersist()
+        with _phase(report, "count"):
+            _count(classified, report)
+        scored = _committed_scores(spark, storage, new_posts, report.days).cache()
+    return scored
+
+
+def _write_posts(
+    storage: LakeStorage, classified: DataFrame, new_posts: DataFrame, batch: str, report: BatchReport
+) -> None:
+    """The batch counted (from the cache), its posts and its quarantined lines appended."""
+    if not report.lines:  # a replay's scores counted already (the days its first attempt committed)
+        with _phase(report, "count"):
+            _count(classified, report)
     with _phase(report, "posts"):
-        append_partitions(new_posts, storage, POSTS, days, batch)
+        append_partitions(new_posts, storage, POSTS, report.days, batch)
         if report.rejected:
-            append_partitions(transforms.rejected(classified), storage, POSTS.quarantine(), days, batch)
-    day_posts = read_table(spark, storage, POSTS, spark_schema(Posts), days=days)
-    day_scores = read_table(spark, storage, SCORED_POSTS, spark_schema(ScoredPosts), days=days)
-    metrics = transforms.metrics_per_minute(day_posts, day_scores).cache()
-    try:
-        with _phase(report, "metrics"):
-            write_partitions(metrics, storage, METRICS_PER_MINUTE, days)
-        if online is not None:
-            _publish(online, storage, views.METRICS, metrics, report)
-    finally:
-        metrics.unpersist()
+            append_partitions(transforms.rejected(classified), storage, POSTS.quarantine(), report.days, batch)
+
+
+def _write_metrics(
+    storage: LakeStorage,
+    new_posts: DataFrame,
+    scores: DataFrame,
+    batch: str,
+    report: BatchReport,
+    online: OnlineStore | None,
+) -> None:
+    """The batch's totals merged into the minutes of the days it touches, in one commit that records
+    the batch, then the minutes it changed into the online store (on a replay that finds the commit
+    made, those of its days as the lake holds them)."""
+    with _phase(report, "metrics"):
+        totals = transforms.minute_totals(new_posts, scores).withColumn("minute", F.unix_micros("minute")).collect()
+        days = sorted({str(r["dt"]) for r in totals})
+        if not days:
+            return
+        changed = arrow_io.read_partitions(storage, METRICS_PER_MINUTE, days, metrics.SCHEMA)
+        if not storage.tables.committed(METRICS_PER_MINUTE, STREAM_BATCH, batch):
+            rows, changed = metrics.merge_batch(changed, (r.asDict() for r in totals))
+            summary = {**commit_summary(), STREAM_BATCH: batch}
+            arrow_io.replace_partitions(storage, METRICS_PER_MINUTE, rows, days, summary)
+    if online is not None:
+        _publish(online, storage, views.METRICS, changed.to_pylist(), report, "publish_metrics")
 
 
 def _committed_scores(spark: SparkSession, storage: LakeStorage, new_posts: DataFrame, days: list[str]) -> DataFrame:
@@ -211,12 +258,16 @@ def _committed_scores(spark: SparkSession, storage: LakeStorage, new_posts: Data
     return committed.join(new_posts.select("post_id"), "post_id", "left_semi")
 
 
-def _publish(online: OnlineStore, storage: LakeStorage, view, rows: DataFrame, report: BatchReport) -> None:
+def _publish(
+    online: OnlineStore, storage: LakeStorage, view, rows: Iterable[dict], report: BatchReport, phase: str = "publish"
+) -> None:
     """Committed rows into the online store. A store that does not answer does not stop the stream:
     the lake has the rows, and the online asset's next sync writes what the store missed."""
     try:
-        with _phase(report, "publish"):
-            report.published += publish(online, storage, view, (r.asDict() for r in rows.collect()))
+        with _phase(report, phase):
+            written = publish(online, storage, view, rows)
+        with _LOCK:  # the scores and the metrics are published from two threads
+            report.published += written
     except StoreUnavailable as error:
         report.publish_error = str(error)
 

@@ -225,16 +225,14 @@ def scored_posts(model, posts: DataFrame, version: str, scored_at) -> DataFrame:
     )
 
 
-def metrics_per_minute(posts: DataFrame, scored: DataFrame) -> DataFrame:
-    """Posts, hashtags, mentions and mean sentiment per minute of posting, within each landing day."""
+def minute_totals(posts: DataFrame, scored: DataFrame) -> DataFrame:
+    """Per landing day and minute of posting: posts, hashtags, mentions, the sum and count of their
+    scores (a micro-batch's, merged into the day's metrics: domains/posts/metrics.py)."""
     joined = posts.join(scored.select("post_id", "score"), "post_id", "left")
-    return (
-        joined.groupBy("dt", F.window("posted_at", "1 minute").start.alias("minute"))
-        .agg(
-            F.count(F.lit(1)).alias("posts"),
-            F.sum("hashtags").cast("long").alias("hashtags"),
-            F.sum("mentions").cast("long").alias("mentions"),
-            F.coalesce(F.avg("score"), F.lit(0.0)).alias("mean_sentiment"),
-        )
-        .select("minute", "posts", "hashtags", "mentions", "mean_sentiment", "dt")
+    return joined.groupBy("dt", F.window("posted_at", "1 minute").start.alias("minute")).agg(
+        F.count(F.lit(1)).alias("posts"),
+        F.sum("hashtags").cast("long").alias("hashtags"),
+        F.sum("mentions").cast("long").alias("mentions"),
+        F.sum("score").alias("score_sum"),
+        F.count("score").alias("scored"),
     )

@@ -180,7 +180,14 @@ def test_a_stream_killed_mid_batch_and_restarted_scores_every_post_once(seeded, 
     scored = _table(storage, SCORED_POSTS)
     assert len(scored) == len(sample) and scored["post_id"].is_unique
     assert set(scored["post_id"]) == {t.id for t in sample}
-    assert len(_table(storage, POSTS)) == len(sample)
+    posts = _table(storage, POSTS)
+    assert len(posts) == len(sample)
+    # Each batch's totals went into the metrics once, whichever commit the kill came between.
+    minutes = posts.merge(scored, on="post_id").assign(minute=lambda d: d["posted_at"].dt.floor("min"))
+    expected = minutes.groupby("minute").agg(posts=("post_id", "size"), mean=("score", "mean"))
+    metrics = _table(storage, METRICS_PER_MINUTE).set_index("minute").sort_index()
+    assert metrics["posts"].tolist() == expected["posts"].tolist()
+    assert metrics["mean_sentiment"].tolist() == pytest.approx(expected["mean"].tolist(), abs=1e-12)
     # The store equals scored_posts row for row: no post missing, none scored twice with another value.
     snapshot = lake_snapshot(storage, SCORES)
     lake_scores = {r["post_id"]: json.loads(SCORES.encode(r)) for r in lake_rows(storage, SCORES, snapshot)}
