@@ -995,7 +995,7 @@ def freshness(args) -> dict:
                 )
             time.sleep(2)  # the last batch's report comes after its posts, metrics and quarantine writes
             result = freshness_row(landing, seen) | phases(landing, seen, stream_reports(log)) | cpu.result
-    return {"run": args.run, "rate_per_s": args.rate, "seconds": args.seconds} | result
+    return {"run": args.run, "rate_per_s": args.rate, "seconds": args.seconds, "warmup_s": args.warmup} | result
 
 
 def freshness_table(row: dict) -> str:
