@@ -174,9 +174,7 @@ def bench(rows: int, repeat: int) -> dict:
         "e_duckdb": lambda: single_node.run(landing_folder(root), root / "duckdb"),
     }
     cases["b_platform"]()  # warm-up: JIT, caches, and the universal table (d) reads
-    times, outputs = run_cases(cases, rows, repeat)
-    assert outputs["a_plain"] == outputs["b_platform"] == outputs["e_duckdb"], outputs  # the same persons
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    med = run_cases(cases, rows, repeat)
     return {
         "rows": rows,
         "seconds": {name: round(s, 1) for name, s in med.items()},
@@ -206,9 +204,7 @@ def bench_fresh(rows: int, repeat: int) -> dict:
         )
         for name, command in commands.items()
     }
-    times, outputs = run_cases(cases, rows, repeat)
-    assert outputs["a_plain"] == outputs["b_platform"] == outputs["e_duckdb"], outputs
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    med = run_cases(cases, rows, repeat)
     return {
         "rows": rows,
         "fresh_process_seconds": {name: round(s, 1) for name, s in med.items()},
@@ -217,8 +213,9 @@ def bench_fresh(rows: int, repeat: int) -> dict:
     }
 
 
-def run_cases(cases: dict, rows: int, repeat: int) -> tuple[dict[str, list[float]], dict]:
-    """Each case `repeat` times, alternated; seconds per case and each case's last output."""
+def run_cases(cases: dict, rows: int, repeat: int) -> dict[str, float]:
+    """Each case `repeat` times, alternated; the median seconds per case. Plain, platform and DuckDB
+    must report the same persons."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     outputs = {}
     for _ in range(repeat):
@@ -226,7 +223,8 @@ def run_cases(cases: dict, rows: int, repeat: int) -> tuple[dict[str, list[float
             seconds, outputs[name] = timed(case)
             times[name].append(seconds)
             print(f"  {rows:>10,} {name:<22} {seconds:7.1f}s", flush=True)
-    return times, outputs
+    assert outputs["a_plain"] == outputs["b_platform"] == outputs["e_duckdb"], outputs
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main() -> None:
