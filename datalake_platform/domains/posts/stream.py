@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -74,8 +73,6 @@ LANDED_FILE_SCHEMA = StructType(
     ]
 )
 
-_LOCK = threading.Lock()
-
 # Names of files still being written (Spark itself skips names starting with `_` or `.`).
 IN_PROGRESS = r"\.(part|tmp|crc)$"
 
@@ -111,9 +108,8 @@ class BatchReport:
     scores_published_at: datetime | None = None  # when the online store had them (serving)
     published: int = 0  # rows written to the online store
     publish_error: str = ""  # the store did not answer: the lake has the batch; the online asset's sync repairs it
-    phases: dict[str, float] = field(
-        default_factory=dict
-    )  # seconds: scores, publish, count, posts, metrics, publish_metrics
+    # Seconds per part: scores, publish, count, posts, metrics, publish_metrics.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -160,10 +156,11 @@ def process_batch(
                     pool.submit(_write_metrics, storage, new_posts, scores, batch, report, online),
                 ]
                 if online is not None:
-                    _publish(online, storage, views.SCORES, (r.asDict() for r in scores.collect()), report)
+                    rows = (r.asDict() for r in scores.collect())
+                    report.published += _publish(online, storage, views.SCORES, rows, report)
                     report.scores_published_at = datetime.now(UTC)
-                for done in tail:
-                    done.result()
+                tail[0].result()
+                report.published += tail[1].result()  # the metrics' rows written to the online store
         finally:
             scores.unpersist()
     finally:
@@ -208,9 +205,8 @@ def _write_scores(
     report.scores_committed_at = datetime.now(UTC)
     if appended is None:
         scored.unpersist()
-        with _phase(report, "count"):
-            _count(classified, report)
-        scored = _committed_scores(spark, storage, new_posts, report.days).cache()
+        days = sorted(str(r["dt"]) for r in classified.select("dt").distinct().collect())
+        scored = _committed_scores(spark, storage, new_posts, days).cache()
     return scored
 
 
@@ -218,9 +214,8 @@ def _write_posts(
     storage: LakeStorage, classified: DataFrame, new_posts: DataFrame, batch: str, report: BatchReport
 ) -> None:
     """The batch counted (from the cache), its posts and its quarantined lines appended."""
-    if not report.lines:  # a replay's scores counted already (the days its first attempt committed)
-        with _phase(report, "count"):
-            _count(classified, report)
+    with _phase(report, "count"):
+        _count(classified, report)
     with _phase(report, "posts"):
         append_partitions(new_posts, storage, POSTS, report.days, batch)
         if report.rejected:
@@ -234,22 +229,24 @@ def _write_metrics(
     batch: str,
     report: BatchReport,
     online: OnlineStore | None,
-) -> None:
+) -> int:
     """The batch's totals merged into the minutes of the days it touches, in one commit that records
     the batch, then the minutes it changed into the online store (on a replay that finds the commit
-    made, those of its days as the lake holds them)."""
+    made, those of its days as the lake holds them); the rows written to the store."""
     with _phase(report, "metrics"):
         totals = transforms.minute_totals(new_posts, scores).withColumn("minute", F.unix_micros("minute")).collect()
         days = sorted({str(r["dt"]) for r in totals})
         if not days:
-            return
-        changed = arrow_io.read_partitions(storage, METRICS_PER_MINUTE, days, metrics.SCHEMA)
+            return 0
+        current = arrow_io.read_partitions(storage, METRICS_PER_MINUTE, days, metrics.SCHEMA)
+        changed = current
         if not storage.tables.committed(METRICS_PER_MINUTE, STREAM_BATCH, batch):
-            rows, changed = metrics.merge_batch(changed, (r.asDict() for r in totals))
+            rows, changed = metrics.merge_batch(current, (r.asDict() for r in totals))
             summary = {**commit_summary(), STREAM_BATCH: batch}
             arrow_io.replace_partitions(storage, METRICS_PER_MINUTE, rows, days, summary)
-    if online is not None:
-        _publish(online, storage, views.METRICS, changed.to_pylist(), report, "publish_metrics")
+    if online is None:
+        return 0
+    return _publish(online, storage, views.METRICS, changed.to_pylist(), report, "publish_metrics")
 
 
 def _committed_scores(spark: SparkSession, storage: LakeStorage, new_posts: DataFrame, days: list[str]) -> DataFrame:
@@ -260,16 +257,15 @@ def _committed_scores(spark: SparkSession, storage: LakeStorage, new_posts: Data
 
 def _publish(
     online: OnlineStore, storage: LakeStorage, view, rows: Iterable[dict], report: BatchReport, phase: str = "publish"
-) -> None:
-    """Committed rows into the online store. A store that does not answer does not stop the stream:
-    the lake has the rows, and the online asset's next sync writes what the store missed."""
+) -> int:
+    """Committed rows into the online store; the rows written. A store that does not answer does not
+    stop the stream: the lake has the rows, and the online asset's next sync writes what the store missed."""
     try:
         with _phase(report, phase):
-            written = publish(online, storage, view, rows)
-        with _LOCK:  # the scores and the metrics are published from two threads
-            report.published += written
+            return publish(online, storage, view, rows)
     except StoreUnavailable as error:
         report.publish_error = str(error)
+        return 0
 
 
 def start(

@@ -213,3 +213,29 @@ def test_the_realtime_job_streams_continuously_and_reports_each_batch(seeded, tm
     seen = {tuple(m.asset_key.path) for m in result.asset_materializations_for_node("run_posts_stream_continuously")}
     assert seen == {tuple(r.key_path) for r in (POSTS, SCORED_POSTS, METRICS_PER_MINUTE)}
     assert sorted(_table(storage, SCORED_POSTS)["post_id"]) == [t.id for t in sample]
+
+
+def test_a_batch_replayed_after_all_its_commits_changes_no_table_and_publishes_what_the_lake_holds(
+    seeded, tmp_path, spark
+):
+    model_lake, _ = seeded
+    storage = LocalLakeStorage(str(tmp_path / "lake"))
+    shutil.copytree(model_lake.table_uri(SENTIMENT_MODEL), storage.table_uri(SENTIMENT_MODEL))
+    at = pd.Timestamp("2026-01-04T00:00:00Z").to_pydatetime()
+    text = "\n".join(post_json(t, at) for t in tweets()[:50]) + "\nnot json\n"
+    storage.write_bytes(f"{storage.partition_uri(LANDING_POSTS, '2026-01-04')}/p.jsonl", text.encode())
+    files = spark.read.format("binaryFile").schema(stream.LANDED_FILE_SCHEMA).load(storage.table_uri(LANDING_POSTS))
+    online = OnlineStore.from_url(os.environ["DATALAKE_SERVING_URL"], os.environ["DATALAKE_SERVING_PREFIX"])
+    model, key = stream.CurrentModel(storage), lake_key(storage, None)
+    first = stream.process_batch(spark, storage, model, files, 7, key, online)
+    tables = (POSTS, POSTS.quarantine(), SCORED_POSTS, METRICS_PER_MINUTE)
+    before = {ref: _table(storage, ref) for ref in tables}
+    replay = stream.process_batch(spark, storage, model, files, 7, key, online)  # Spark's replay after a crash
+    assert (first.posts, first.rejected) == (replay.posts, replay.rejected) == (50, {"malformed_json": 1})
+    for ref in tables:  # nothing added twice, the metrics not merged twice
+        pd.testing.assert_frame_equal(_table(storage, ref), before[ref], check_like=True)
+    # The replay published the scores the first attempt committed, not its own new scored_at.
+    lake_scores = before[SCORED_POSTS].set_index("post_id")["scored_at"]
+    stored = {p: online.point(SCORES, p) for p in lake_scores.index}
+    assert all(pd.Timestamp(v["scored_at"]) == lake_scores[p] for p, v in stored.items())
+    assert replay.published == 50 + len(before[METRICS_PER_MINUTE])
